@@ -1,0 +1,93 @@
+"""Genova: a self-hostable job platform for AI image and video generation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from genova.config import Settings, load_or_create_secret
+
+
+def _flask_config(settings: Settings, secret: str) -> dict:
+    limiter_storage = settings.redis_url or "memory://"
+    return {
+        "GENOVA": settings,
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": settings.resolved_database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "JWT_SECRET_KEY": secret,
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.access_token_ttl),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.refresh_token_ttl),
+        "MAX_CONTENT_LENGTH": settings.max_request_bytes,
+        "RATELIMIT_STORAGE_URI": limiter_storage,
+        "RATELIMIT_KEY_PREFIX": "genova-rl",
+        "RATELIMIT_ENABLED": settings.rate_limits_enabled,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def create_app(config: Settings | dict | None = None) -> Flask:
+    """The application factory. ``config`` is a ``Settings``, a dict of ``Settings`` fields,
+    or ``None`` to read the ``GENOVA_*`` environment."""
+    from genova import cli
+    from genova.api import accounts, docs, health, jobs, keys, users
+    from genova.api.auth import identify
+    from genova.api.errors import register_error_handlers
+    from genova.api.ratelimit import clamp_retry_after
+    from genova.embedded_redis import read_running_url
+    from genova.extensions import db, jwt, limiter, sock
+    from genova.migrations import upgrade_database
+    from genova.runtime import Runtime
+
+    if config is None:
+        settings = Settings.from_env()
+    elif isinstance(config, dict):
+        settings = Settings(**config)
+    else:
+        settings = config
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.redis_url is None:
+        # Admin commands find the embedded Redis of a running `python app.py`.
+        settings = settings.with_(redis_url=read_running_url(settings.data_dir))
+    secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+
+    app = Flask(__name__)
+    app.config.update(_flask_config(settings, secret))
+    app.json.sort_keys = False
+    app.extensions["genova"] = Runtime.from_settings(settings)
+
+    db.init_app(app)
+    jwt.init_app(app)
+    sock.init_app(app)
+    # Order matters: identify the caller before the limiter picks the key and the limit, and
+    # clamp Retry-After after the limiter has written its headers.
+    app.before_request(identify)
+    app.after_request(clamp_retry_after)
+    limiter.init_app(app)
+    health.install_metrics(app)
+    register_error_handlers(app)
+    for module in (accounts, keys, users, jobs, docs, health):
+        app.register_blueprint(module.bp)
+    cli.register(app)
+
+    with app.app_context():
+        _tune_sqlite(db.engine)
+        upgrade_database(db.engine)
+    return app
+
+
+def _tune_sqlite(engine) -> None:
+    """WAL lets readers run beside a writer; the busy timeout makes writers queue instead of
+    failing with "database is locked" when several requests debit credits at once."""
+    if engine.dialect.name != "sqlite":
+        return
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

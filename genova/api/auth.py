@@ -1,0 +1,75 @@
+"""Who is calling: ``X-API-Key`` or ``Authorization: Bearer <access JWT>``.
+
+``identify`` runs before every request (and before rate limiting). A request without
+credentials is anonymous; a request with bad credentials is a 401 at once, on any route.
+Views that need a user call ``current_user()``.
+"""
+
+from __future__ import annotations
+
+import jwt as pyjwt
+from flask import current_app, g, request
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+
+from genova.errors import Unauthorized
+from genova.services import accounts, keys
+
+
+def skip_identify(view):
+    """Mark a view that reads its own credentials (token refresh, signed downloads)."""
+    view.skip_identify = True
+    return view
+
+
+def decode_jwt(token: str, *, expected_type: str) -> str:
+    """Verify a JWT and its type; returns the user id. 401 on any problem."""
+    try:
+        claims = decode_token(token)
+    except pyjwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired; log in again or refresh it",
+                           error="Token expired") from None
+    except (pyjwt.PyJWTError, JWTExtendedException, ValueError) as exc:
+        raise Unauthorized(f"the token is not valid: {exc}", error="Invalid token") from None
+    if claims.get("type") != expected_type:
+        raise Unauthorized(f"a {claims.get('type')} token cannot be used here; send an "
+                           f"{expected_type} token", error="Invalid token")
+    return claims["sub"]
+
+
+def user_from_credentials(*, api_key: str | None, bearer: str | None):
+    if api_key:
+        return keys.authenticate_key(api_key)
+    if bearer:
+        return accounts.get_user(decode_jwt(bearer, expected_type="access"))
+    return None
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("use 'Authorization: Bearer <token>'", error="Invalid token")
+    return token.strip()
+
+
+def identify() -> None:
+    g.user = None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "skip_identify", False):
+        return
+    user = user_from_credentials(api_key=request.headers.get("X-API-Key"),
+                                 bearer=bearer_token())
+    if user is not None:
+        accounts.refresh_period(user_id=user.id)
+        g.user = user
+
+
+def current_user():
+    user = getattr(g, "user", None)
+    if user is None:
+        raise Unauthorized("send an API key in X-API-Key or a JWT in 'Authorization: Bearer'",
+                           error="Authentication required")
+    return user

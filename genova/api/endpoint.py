@@ -1,0 +1,93 @@
+"""``@endpoint``: validate a view's input with pydantic and record it for the OpenAPI spec.
+
+The view receives the parsed ``body``/``query`` models as keyword arguments. Pydantic errors
+become one 400 whose ``details`` name the offending field in the API's own spelling.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from flask import request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from genova.api.auth import current_user
+from genova.errors import MissingFieldError, ValidationError
+
+
+@dataclass
+class EndpointDoc:
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    auth: bool = True
+    description: str = ""
+
+
+def field_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def to_api_error(exc: PydanticError) -> ValidationError:
+    errors = exc.errors(include_url=False)
+    missing = [field_path(e["loc"]) for e in errors if e["type"] == "missing"]
+    if missing:
+        names = " and ".join(missing) if len(missing) <= 2 else ", ".join(missing)
+        verb = "is" if len(missing) == 1 else "are"
+        return MissingFieldError(f"{names} {verb} required", field=missing[0])
+    first = errors[0]
+    name = field_path(first["loc"]) or "body"
+    if first["type"] == "extra_forbidden":
+        return ValidationError(f"unknown field {name!r}", field=name)
+    msg = first["msg"]
+    if first["type"] in ("literal_error", "enum") or "input" not in first:
+        return ValidationError(f"{name}: {msg}", field=name)
+    return ValidationError(f"{name}: {msg} (got {first['input']!r})"[:300], field=name)
+
+
+def parse(model: type[BaseModel], data) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        raise to_api_error(exc) from None
+
+
+def json_body():
+    """The body as a JSON object; an empty body counts as ``{}`` so that the schema can name
+    the missing fields."""
+    if not request.get_data(cache=True).strip():
+        return {}
+    data = request.get_json(force=True, silent=True)
+    if data is None:
+        raise ValidationError("the request body is not valid JSON", error="Malformed JSON")
+    if not isinstance(data, dict):
+        raise ValidationError("the request body must be a JSON object", error="Malformed JSON")
+    return data
+
+
+def endpoint(summary: str, *, tag: str, body=None, query=None, responses=None, auth=True,
+             description=""):
+    doc = EndpointDoc(summary, tag, body, query, responses or {}, auth, description)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if auth:
+                current_user()
+            if body is not None:
+                kwargs["body"] = parse(body, json_body())
+            if query is not None:
+                kwargs["query"] = parse(query, request.args.to_dict())
+            return view(*args, **kwargs)
+
+        wrapper.api_doc = doc
+        return wrapper
+
+    return decorate

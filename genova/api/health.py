@@ -1,0 +1,93 @@
+"""Operator endpoints: ``/healthz`` (alive), ``/readyz`` (database and Redis answer) and
+``/metrics`` (Prometheus text format)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import text
+
+from genova.catalog import PLATFORMS
+from genova.extensions import db
+from genova.services import queue
+
+bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+class QueueCollector:
+    """Queue depth read from Redis at scrape time, so it is right across processes."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        family = GaugeMetricFamily("genova_queue_depth", "Jobs waiting per platform",
+                                   labels=["platform"])
+        rt = self.app.extensions["genova"]
+        for name in PLATFORMS:
+            try:
+                family.add_metric([name], rt.redis.zcard(queue.queue_key(name)))
+            except Exception as exc:  # noqa: BLE001 - a scrape must not fail with Redis down
+                log.warning("queue depth unavailable for %s: %s", name, exc)
+        yield family
+
+
+def install_metrics(app) -> None:
+    registry = CollectorRegistry()
+    requests_total = Counter("genova_http_requests_total", "HTTP requests",
+                             ["method", "endpoint", "status"], registry=registry)
+    latency = Histogram("genova_http_request_seconds", "HTTP request latency",
+                        ["endpoint"], registry=registry)
+    registry.register(QueueCollector(app))
+    app.extensions["genova.metrics"] = registry
+
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _record(response):
+        endpoint = request.endpoint or "unmatched"
+        requests_total.labels(request.method, endpoint, response.status_code).inc()
+        if hasattr(g, "started"):
+            latency.labels(endpoint).observe(time.perf_counter() - g.started)
+        return response
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        current_app.extensions["genova"].redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = f"error: {exc.__class__.__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics():
+    registry = current_app.extensions["genova.metrics"]
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

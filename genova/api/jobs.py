@@ -1,0 +1,54 @@
+"""``/api/jobs``: create, read, list and cancel generation jobs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from genova.api.auth import current_user
+from genova.api.endpoint import endpoint
+from genova.api.serializers import job_out
+from genova.schemas import Error, JobCreate, JobCreated, JobList, JobListQuery, JobOut, Success
+from genova.services import jobs
+from genova.services.job_spec import build_spec
+
+bp = Blueprint("jobs", __name__, url_prefix="/api/jobs")
+
+
+def _rt():
+    return current_app.extensions["genova"]
+
+
+@bp.post("")
+@endpoint("Create a generation job (costs 1 credit)", tag="jobs", body=JobCreate,
+          responses={201: JobCreated, 400: Error, 401: Error, 402: Error, 413: Error,
+                     429: Error})
+def create(body: JobCreate):
+    user = current_user()
+    spec = build_spec(body)
+    job, placement = jobs.create_job(_rt(), user_id=user.id, spec=spec)
+    return {"success": True, "jobId": job.id, "status": job.status,
+            "queuePosition": placement.position, "estimatedTime": placement.estimated_time}, 201
+
+
+@bp.get("")
+@endpoint("List your jobs, newest first", tag="jobs", query=JobListQuery,
+          responses={200: JobList, 400: Error, 401: Error})
+def index(query: JobListQuery):
+    rows, total = jobs.list_jobs(user_id=current_user().id, status=query.status,
+                                 limit=query.limit, offset=query.offset)
+    return {"jobs": [job_out(j, jobs.placement(_rt(), j)) for j in rows], "total": total}
+
+
+@bp.get("/<job_id>")
+@endpoint("Job status and details", tag="jobs", responses={200: JobOut, 401: Error, 404: Error})
+def show(job_id: str):
+    job = jobs.get_job(user_id=current_user().id, job_id=job_id)
+    return job_out(job, jobs.placement(_rt(), job))
+
+
+@bp.delete("/<job_id>")
+@endpoint("Cancel a pending or queued job and refund its credit", tag="jobs",
+          responses={200: Success, 401: Error, 404: Error, 409: Error})
+def cancel(job_id: str):
+    jobs.cancel_job(_rt(), user_id=current_user().id, job_id=job_id)
+    return {"success": True}

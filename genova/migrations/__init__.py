@@ -1,0 +1,41 @@
+"""Alembic migrations, applied automatically when the app starts.
+
+``upgrade_database`` runs ``alembic upgrade head`` on the app's engine. On PostgreSQL an
+advisory lock serialises processes that start together (several gunicorn workers, say).
+New migration: ``alembic -c genova/migrations/alembic.ini revision --autogenerate -m "..."``
+(``GENOVA_DATABASE_URL`` picks the database; see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+HERE = Path(__file__).parent
+LOCK_ID = 0x47454E4F  # "GENO"
+
+
+def alembic_config(connection=None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade_database(engine: Engine) -> None:
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": LOCK_ID})
+            connection.commit()
+        try:
+            command.upgrade(alembic_config(connection), "head")
+            connection.commit()
+        finally:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": LOCK_ID})
+                connection.commit()

@@ -1,0 +1,28 @@
+"""The per-app bundle of connections that services receive as a keyword argument.
+
+Built once in ``create_app`` from the settings; nothing here connects at import time, and
+redis-py itself connects lazily on the first command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from genova.config import Settings
+from genova.services.storage import LocalStorage
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: redis.Redis | None  # None only for admin commands run with no Redis around
+    storage: LocalStorage
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        client = None
+        if settings.redis_url:
+            client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        return cls(settings=settings, redis=client, storage=LocalStorage(settings.storage_root))

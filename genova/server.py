@@ -1,0 +1,46 @@
+"""Serve the Flask app with gunicorn's gevent worker: cheap idle WebSockets, one port.
+
+``python app.py`` runs gunicorn in-process (the master is this process, so Ctrl-C and
+SIGTERM stop everything it started). The app is built inside each worker, after gevent has
+patched the standard library.
+"""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from genova.config import Settings
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, factory, options: dict):
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self.factory()
+
+
+def gunicorn_options(settings: Settings) -> dict:
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "worker_class": "gevent",
+        "workers": settings.web_workers,
+        "worker_connections": 4000,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": "info",
+    }
+
+
+def serve(settings: Settings) -> None:
+    from genova import create_app
+
+    _Gunicorn(lambda: create_app(settings), gunicorn_options(settings)).run()

@@ -1,0 +1,1 @@
+"""Domain services: plain functions with keyword-only arguments and no Flask imports."""

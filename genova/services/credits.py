@@ -1,0 +1,47 @@
+"""Credit debits and refunds, always inside the caller's transaction.
+
+The debit is a conditional UPDATE (``credits_remaining >= 1``), so concurrent creations can
+never drive a balance below zero. Refunds are guarded twice: callers only refund after they
+won the job's status transition, and the ledger's unique ``(job_id, reason)`` rejects a
+second refund row for the same job.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from genova.errors import PaymentRequired
+from genova.extensions import db
+from genova.models import CreditEntry, User
+
+
+def debit_for_job(*, user_id: str, job_id: str) -> None:
+    """Take one credit for ``job_id``; raises 402 (and changes nothing) when none is left."""
+    result = db.session.execute(
+        update(User)
+        .where(User.id == user_id, User.credits_remaining >= 1)
+        .values(credits_remaining=User.credits_remaining - 1,
+                credits_used=User.credits_used + 1)
+    )
+    if not result.rowcount:
+        raise PaymentRequired("no credits remaining this month; upgrade your plan or wait "
+                              "for the monthly reset")
+    db.session.add(CreditEntry(user_id=user_id, job_id=job_id, delta=-1, reason="job"))
+
+
+def refund_job(*, user_id: str, job_id: str) -> bool:
+    """Give back the job's credit unless it was refunded already. Returns True if refunded."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(CreditEntry(user_id=user_id, job_id=job_id, delta=1,
+                                       reason="refund"))
+    except IntegrityError:
+        return False
+    db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(credits_remaining=User.credits_remaining + 1,
+                credits_used=User.credits_used - 1)
+    )
+    return True

@@ -1,0 +1,151 @@
+"""Jobs: creation (with its credit), lookup, listing, cancellation and statistics."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import case, func, select, update
+
+from genova.errors import Conflict, NotFound, ServiceUnavailable
+from genova.extensions import db
+from genova.models import Job, User, new_id, utcnow
+from genova.runtime import Runtime
+from genova.services import credits, queue
+from genova.services.job_spec import JobSpec
+
+log = logging.getLogger(__name__)
+ACTIVE = ("pending", "queued", "processing")
+CANCELLABLE = ("pending", "queued")
+
+
+@dataclass(frozen=True)
+class Placement:
+    position: int | None
+    estimated_time: int | None
+
+
+def _store_references(rt: Runtime, *, user_id: str, job_id: str, spec: JobSpec) -> list[dict]:
+    refs = []
+    for i, image in enumerate(spec.images):
+        key = f"references/{user_id}/{job_id}/{i}.png"
+        rt.storage.save(key, image.data)
+        refs.append({"path": key, "width": image.width, "height": image.height})
+    return refs
+
+
+def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placement]:
+    """Debit one credit and create the job in one transaction, then queue it.
+
+    Reference files are written first and removed again if the transaction fails, so a
+    rejected job leaves nothing behind and a committed job never lacks its files.
+    """
+    job_id = new_id()
+    refs = _store_references(rt, user_id=user_id, job_id=job_id, spec=spec)
+    now = utcnow()
+    job = Job(id=job_id, user_id=user_id, type=spec.type, model=spec.model,
+              platform=spec.platform, prompt=spec.prompt, settings=spec.settings,
+              count=spec.settings["count"],
+              reference_images=refs or None, priority=spec.priority, status="queued",
+              created_at=now, queued_at=now)
+    try:
+        credits.debit_for_job(user_id=user_id, job_id=job_id)
+        db.session.add(job)
+        db.session.flush()
+        pos = _submit(rt, job)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if refs:
+            rt.storage.delete_prefix(f"references/{user_id}/{job_id}")
+        raise
+    return job, Placement(pos, queue.estimate_seconds(model=job.model, position=pos))
+
+
+def _submit(rt: Runtime, job: Job) -> int:
+    try:
+        return queue.submit(r=rt.redis, job_id=job.id, platform=job.platform,
+                            priority=job.priority)
+    except redis.RedisError as exc:
+        log.error("queue unavailable: %s", exc)
+        raise ServiceUnavailable("the job queue is unavailable; nothing was charged, "
+                                 "please retry") from exc
+
+
+def get_job(*, user_id: str, job_id: str) -> Job:
+    """Another user's job is indistinguishable from a missing one."""
+    job = db.session.get(Job, job_id)
+    if job is None or job.user_id != user_id:
+        raise NotFound(f"no job {job_id}", error="Job not found")
+    return job
+
+
+def placement(rt: Runtime, job: Job) -> Placement:
+    if job.status != "queued":
+        return Placement(None, None)
+    try:
+        pos = queue.position(r=rt.redis, job_id=job.id, platform=job.platform)
+    except redis.RedisError:
+        pos = None
+    return Placement(pos, queue.estimate_seconds(model=job.model, position=pos))
+
+
+def list_jobs(*, user_id: str, status: str | None, limit: int, offset: int
+              ) -> tuple[list[Job], int]:
+    where = [Job.user_id == user_id]
+    if status:
+        where.append(Job.status == status)
+    total = db.session.scalar(select(func.count()).select_from(Job).where(*where))
+    rows = db.session.scalars(select(Job).where(*where)
+                              .order_by(Job.created_at.desc(), Job.id)
+                              .limit(limit).offset(offset))
+    return list(rows), total
+
+
+def cancel_job(rt: Runtime, *, user_id: str, job_id: str) -> None:
+    """Cancel a pending or queued job and refund its credit, exactly once."""
+    job = get_job(user_id=user_id, job_id=job_id)
+    result = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(CANCELLABLE))
+        .values(status="cancelled", completed_at=utcnow())
+    )
+    if not result.rowcount:
+        db.session.rollback()
+        db.session.refresh(job)
+        raise Conflict(f"job {job_id} is {job.status} and can no longer be cancelled",
+                       error="Job cannot be cancelled")
+    credits.refund_job(user_id=user_id, job_id=job_id)
+    db.session.commit()
+    try:
+        queue.remove(r=rt.redis, job_id=job_id, platform=job.platform)
+    except redis.RedisError:
+        log.warning("could not remove cancelled job %s from the queue; workers skip it", job_id)
+
+
+def stats(*, user_id: str) -> dict:
+    def count_if(cond):
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    def sum_if(cond, value):
+        return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
+
+    done = Job.status == "completed"
+    row = db.session.execute(select(
+        func.count(Job.id),
+        count_if(done),
+        count_if(Job.status == "failed"),
+        count_if(Job.status.in_(ACTIVE)),
+        count_if(Job.status == "cancelled"),
+        count_if(Job.type == "image"),
+        count_if(Job.type == "video"),
+        sum_if(done & (Job.type == "image"), Job.count),
+        sum_if(done & (Job.type == "video"), Job.count),
+    ).where(Job.user_id == user_id)).one()
+    user = db.session.get(User, user_id)
+    keys = ("total_jobs", "completed_jobs", "failed_jobs", "active_jobs", "cancelled_jobs",
+            "image_jobs", "video_jobs", "images_generated", "videos_generated")
+    out = {k: int(v) for k, v in zip(keys, row, strict=True)}
+    out.update(credits_remaining=user.credits_remaining, credits_used=user.credits_used)
+    return out

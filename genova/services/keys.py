@@ -1,0 +1,68 @@
+"""API keys: ``af_`` + 43 URL-safe characters, shown once, stored as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from genova.errors import NotFound, Unauthorized
+from genova.extensions import db
+from genova.models import ApiKey, User, utcnow
+
+KEY_PREFIX = "af_"
+# last_used_at is written at most this often per key, so a busy key costs no write per request.
+LAST_USED_RESOLUTION = timedelta(seconds=30)
+
+
+def hash_key(raw: str) -> str:
+    """A fast hash is right here: keys carry 256 bits of entropy, unlike passwords."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create_key(*, user_id: str, name: str) -> tuple[ApiKey, str]:
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(user_id=user_id, name=name, prefix=raw[:11], key_hash=hash_key(raw))
+    db.session.add(key)
+    db.session.commit()
+    return key, raw
+
+
+def list_keys(*, user_id: str) -> list[ApiKey]:
+    return list(db.session.scalars(
+        select(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.created_at.desc())
+    ))
+
+
+def revoke_key(*, user_id: str, key_id: str) -> None:
+    """Another user's key, or an already revoked one, is a 404."""
+    result = db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()
+    if not result.rowcount:
+        raise NotFound(f"no API key {key_id}", error="API key not found")
+
+
+def authenticate_key(raw: str) -> User:
+    """The user behind an active key; touches ``last_used_at``. 401 otherwise."""
+    if not raw or not raw.startswith(KEY_PREFIX):
+        raise Unauthorized("API keys start with af_", error="Invalid API key")
+    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw)))
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized("this API key is unknown or has been revoked",
+                           error="Invalid API key")
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+        db.session.commit()
+    user = db.session.get(User, key.user_id)
+    if user is None:
+        raise Unauthorized("the account for this API key no longer exists")
+    return user

@@ -1,0 +1,52 @@
+"""Result and reference-image storage. Local files by default.
+
+Keys are relative POSIX paths such as ``generated/<user>/<job>/result.png``; every key is
+checked so that no key can leave the storage root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+
+from genova.errors import NotFound
+
+
+class LocalStorage:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+
+    def path_for(self, key: str) -> Path:
+        """Absolute path of ``key``; refuses absolute keys, ``..`` and anything outside root."""
+        pure = PurePosixPath(key)
+        if not key or pure.is_absolute() or any(p in ("..", "") for p in pure.parts) or "\\" in key:
+            raise NotFound(f"no stored file {key!r}")
+        path = (self.root / pure).resolve()
+        if self.root not in path.parents:
+            raise NotFound(f"no stored file {key!r}")
+        return path
+
+    def save(self, key: str, data: bytes) -> int:
+        """Write atomically (temp file + rename); returns the size in bytes."""
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return len(data)
+
+    def read(self, key: str) -> bytes:
+        return self.path_for(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self.path_for(key).is_file()
+        except NotFound:
+            return False
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove a whole folder such as ``references/<user>/<job>``."""
+        path = self.path_for(prefix)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)

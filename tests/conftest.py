@@ -1,0 +1,102 @@
+"""Fixtures: a real Redis (our own embedded one) and a real database, SQLite always and
+PostgreSQL too when ``GENOVA_TEST_DATABASE_URL`` names a server (``.ci/run`` sets it).
+
+Every app-level test runs once per database backend.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from genova import create_app
+from genova.config import Settings, normalize_database_url
+from genova.embedded_redis import EmbeddedRedis
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("GENOVA_TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    url = server.start()
+    yield url
+    server.stop()
+
+
+def _postgres_database():
+    """A fresh database on the test server, dropped at the end of the session."""
+    base = normalize_database_url(os.environ["GENOVA_TEST_DATABASE_URL"])
+    name = f"genova_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'genova.db'}"
+        return
+    url, drop = _postgres_database()
+    yield url
+    drop()
+
+
+def make_settings(tmp_path, database_url, redis_url, **overrides) -> Settings:
+    values = {"data_dir": tmp_path / "data", "database_url": database_url,
+              "redis_url": redis_url,
+              "secret_key": "test-secret-key-with-enough-length-for-hs256",
+              "anonymous_rate_limit": "1000 per minute", "embedded_workers": 0,
+              "studio": False}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def _clean(app) -> None:
+    from genova.extensions import db
+
+    with app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+    app.extensions["genova"].redis.flushdb()
+
+
+@pytest.fixture
+def settings(tmp_path, database_url, redis_url):
+    return make_settings(tmp_path, database_url, redis_url)
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    _clean(app)
+    yield app
+    from genova.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def raw_redis(redis_url):
+    return redis.Redis.from_url(redis_url, decode_responses=True)
