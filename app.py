@@ -3,6 +3,12 @@ embedded defaults; ``flask --app app ...`` runs the admin commands."""
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # The gevent web worker needs the standard library patched before anything imports it.
+    from gevent import monkey
+
+    monkey.patch_all()
+
 import logging
 import signal
 import sys
@@ -19,6 +25,7 @@ def create_app():
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # SIGTERM runs the same clean shutdown as Ctrl-C, so the embedded Redis never outlives us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = Settings.from_env()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 
 from genova.catalog import PLANS
 from genova.errors import GenovaError
@@ -22,7 +23,7 @@ def _describe(user) -> str:
             f"credits_remaining={user.credits_remaining}")
 
 
-user_group = click.Group("user", help="Manage user accounts.")
+user_group = AppGroup("user", help="Manage user accounts.")
 
 
 @user_group.command("create")

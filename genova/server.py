@@ -37,6 +37,7 @@ def gunicorn_options(settings: Settings) -> dict:
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": "info",
+        "control_socket_disable": True,  # one per host by default; would collide
     }
 
 

@@ -1,0 +1,102 @@
+"""Run ``python app.py`` as a real process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_pids_for(data_dir: Path) -> list[int]:
+    """Live (non-zombie) redis-server processes whose command line mentions ``data_dir``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if "redis-server" in cmdline and str(data_dir) in cmdline and state not in "ZX":
+            found.append(int(proc.name))
+    return found
+
+
+class AppProcess:
+    def __init__(self, proc: subprocess.Popen, url: str, data_dir: Path, log: Path):
+        self.proc, self.url, self.data_dir, self.log = proc, url, data_dir, log
+
+    def get(self, path, **kw):
+        return requests.get(self.url + path, timeout=10, **kw)
+
+    def post(self, path, **kw):
+        return requests.post(self.url + path, timeout=10, **kw)
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+
+def app_env(data_dir: Path, port: int, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENOVA_")}
+    env.update(GENOVA_DATA_DIR=str(data_dir), GENOVA_PORT=str(port), GENOVA_STUDIO="0",
+               GENOVA_EMBEDDED_WORKERS="0", PYTHONUNBUFFERED="1")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@contextmanager
+def running_app(data_dir: Path, *, startup_timeout: float = 60, **extra):
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"app-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT,
+                                env=app_env(data_dir, port, **extra), stdout=out,
+                                stderr=subprocess.STDOUT)
+    app = AppProcess(proc, f"http://127.0.0.1:{port}", data_dir, log)
+    try:
+        wait_until(lambda: _healthy(app), startup_timeout,
+                   lambda: f"app did not start:\n{log.read_text()[-3000:]}")
+        yield app
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _healthy(app: AppProcess) -> bool:
+    if app.proc.poll() is not None:
+        raise AssertionError(f"app exited with {app.proc.returncode}:\n"
+                             f"{app.log.read_text()[-3000:]}")
+    try:
+        return app.get("/healthz").status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def wait_until(predicate, timeout: float, message=lambda: "condition not met"):
+    """Poll ``predicate`` until it is true; fail with ``message()`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(message())
