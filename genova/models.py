@@ -25,6 +25,14 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def is_id(value: str) -> bool:
+    """Ids are UUIDs; anything else cannot name a row (and never reaches the database)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

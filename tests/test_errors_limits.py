@@ -130,3 +130,17 @@ def test_anonymous_requests_are_limited_per_address(tmp_path, database_url, redi
                     environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code for _ in range(4)]
     assert codes == [401, 401, 401, 429]
     assert c.get("/healthz", environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 200
+
+
+def test_text_no_database_can_store_is_400_not_500(client):
+    user = register(client)
+    for raw in [b'{"name": "\\ud800"}', b'{"name": "a\\u0000b"}', b'{"na\\u0000me": "x"}']:
+        response = client.patch("/api/user/me", data=raw, headers={
+            **user["headers"], "Content-Type": "application/json"})
+        _is_error(response, 400)
+    login = client.post("/api/auth/login", data=b'{"email": "a\\u0000@b.co", "password": "x"}')
+    assert _is_error(login, 400)["field"] == "email"
+    for path in ["/api/jobs/%00", "/api/jobs/not-a-uuid", "/api/jobs/" + "9" * 300]:
+        _is_error(client.get(path, headers=user["headers"]), 404)
+        _is_error(client.delete(path, headers=user["headers"]), 404)
+    _is_error(client.delete("/api/keys/%00", headers=user["headers"]), 404)

@@ -7,6 +7,7 @@ become one 400 whose ``details`` name the offending field in the API's own spell
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
 
 from flask import request
@@ -61,15 +62,47 @@ def parse(model: type[BaseModel], data) -> BaseModel:
 
 def json_body():
     """The body as a JSON object; an empty body counts as ``{}`` so that the schema can name
-    the missing fields."""
-    if not request.get_data(cache=True).strip():
+    the missing fields. Text that PostgreSQL cannot store (NUL, lone surrogates) is a 400."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
         return {}
-    data = request.get_json(force=True, silent=True)
-    if data is None:
-        raise ValidationError("the request body is not valid JSON", error="Malformed JSON")
+    try:
+        data = json.loads(raw)
+        bad = _find_unstorable(data, "") if isinstance(data, dict) else None
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise ValidationError("the request body is not valid JSON",
+                              error="Malformed JSON") from None
     if not isinstance(data, dict):
         raise ValidationError("the request body must be a JSON object", error="Malformed JSON")
+    if bad is not None:
+        raise ValidationError(f"{bad} contains a NUL character or an unpaired surrogate",
+                              field=bad)
     return data
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _find_unstorable(value, path: str) -> str | None:
+    """Path of the first string (key or value) that no database can store, else None."""
+    if isinstance(value, str):
+        return None if _storable(value) else path
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        here = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else key)
+        if isinstance(key, str) and not _storable(key):
+            return path or "body"
+        if (found := _find_unstorable(item, here)) is not None:
+            return found
+    return None
 
 
 def endpoint(summary: str, *, tag: str, body=None, query=None, responses=None, auth=True,

@@ -10,7 +10,7 @@ from sqlalchemy import case, func, select, update
 
 from genova.errors import Conflict, NotFound, ServiceUnavailable
 from genova.extensions import db
-from genova.models import Job, User, new_id, utcnow
+from genova.models import Job, User, is_id, new_id, utcnow
 from genova.runtime import Runtime
 from genova.services import credits, queue
 from genova.services.job_spec import JobSpec
@@ -75,7 +75,7 @@ def _submit(rt: Runtime, job: Job) -> int:
 
 def get_job(*, user_id: str, job_id: str) -> Job:
     """Another user's job is indistinguishable from a missing one."""
-    job = db.session.get(Job, job_id)
+    job = db.session.get(Job, job_id) if is_id(job_id) else None
     if job is None or job.user_id != user_id:
         raise NotFound(f"no job {job_id}", error="Job not found")
     return job

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from genova.errors import NotFound, Unauthorized
 from genova.extensions import db
-from genova.models import ApiKey, User, utcnow
+from genova.models import ApiKey, User, is_id, utcnow
 
 KEY_PREFIX = "af_"
 # last_used_at is written at most this often per key, so a busy key costs no write per request.
@@ -40,6 +40,8 @@ def list_keys(*, user_id: str) -> list[ApiKey]:
 
 def revoke_key(*, user_id: str, key_id: str) -> None:
     """Another user's key, or an already revoked one, is a 404."""
+    if not is_id(key_id):
+        raise NotFound(f"no API key {key_id!r}", error="API key not found")
     result = db.session.execute(
         update(ApiKey)
         .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
