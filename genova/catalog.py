@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 FLOW_ASPECT_RATIOS = ("landscape", "portrait", "square")
 FREEPIK_ASPECT_RATIOS = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
+VIDEO_ASPECT_RATIOS = ("landscape", "portrait")
 FREEPIK_QUALITIES = ("1K", "2K")
 FLOW_REFERENCE_MODES = ("ingredients",)
 FREEPIK_REFERENCE_MODES = ("style", "character", "element", "color", "effects", "camera")
@@ -62,6 +63,13 @@ class Model:
     @property
     def max_count(self) -> int:
         return 1 if self.media_type == "video" else 4
+
+    @property
+    def aspect_ratios(self) -> tuple[str, ...]:
+        """Videos are 16:9 or 9:16 (720p), as VEO renders them; images take the platform's."""
+        if self.media_type == "video":
+            return VIDEO_ASPECT_RATIOS
+        return self.spec.aspect_ratios
 
 
 MODELS: dict[str, Model] = {

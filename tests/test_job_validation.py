@@ -109,7 +109,7 @@ def accept(client, app, user, body) -> dict:
 @pytest.mark.parametrize("model", list(MODELS))
 def test_aspect_ratio_matrix(client, app, user, model, ratio):
     body = body_for(model, aspectRatio=ratio)
-    if ratio in MODELS[model].spec.aspect_ratios:
+    if ratio in MODELS[model].aspect_ratios:
         job = accept(client, app, user, body)
         assert job["settings"]["aspectRatio"] == ratio
         assert job["settings"]["model"] == model

@@ -59,7 +59,7 @@ def build_spec(req: JobCreate, *, max_image_bytes: int = 10 * 1024 * 1024) -> Jo
                               "per job", field="count")
     settings = {
         "model": model.id,
-        "aspectRatio": _choose(req.aspectRatio, platform.aspect_ratios,
+        "aspectRatio": _choose(req.aspectRatio, model.aspect_ratios,
                                platform.default_aspect_ratio, name="aspectRatio",
                                model=model.id),
         "count": req.count,
