@@ -16,6 +16,6 @@ want=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing $req into .venv (first run takes a minute or two)" >&2
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet --progress-bar on -r "$req"
+  .venv/bin/python -m pip install --progress-bar on -r "$req"
   echo "$want" > "$stamp"
 fi
