@@ -10,10 +10,14 @@ if __name__ == "__main__":
     monkey.patch_all()
 
 import logging
+import os
 import signal
+import subprocess
 import sys
+from pathlib import Path
 
 from genova import create_app as _create_app
+from genova.childproc import spawn
 from genova.config import Settings
 from genova.embedded_redis import EmbeddedRedis
 
@@ -34,13 +38,37 @@ def main() -> None:
         embedded = EmbeddedRedis(settings.data_dir)
         settings = settings.with_(redis_url=embedded.start())
         logging.getLogger("genova").info("embedded Redis at %s", settings.redis_url)
+    workers = None
     try:
+        workers = start_workers(settings)
         from genova.server import serve
 
         serve(settings)
     finally:
+        stop_child(workers)
         if embedded is not None:
             embedded.stop()
+
+
+def start_workers(settings: Settings):
+    """``worker.py`` as a child: GENOVA_EMBEDDED_WORKERS generator processes plus the
+    maintenance sweep (which runs even with 0 generators: stale jobs still need failing)."""
+    env = dict(os.environ, GENOVA_REDIS_URL=settings.redis_url,
+               GENOVA_DATA_DIR=str(settings.data_dir))
+    script = Path(__file__).resolve().with_name("worker.py")
+    return spawn([sys.executable, str(script), "--platform", "all",
+                  "--concurrency", str(settings.embedded_workers)], env=env)
+
+
+def stop_child(proc, timeout: float = 20) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ class Settings:
     queue_timeout: int = 1800
     sweep_interval: int = 30
     download_ttl: int = 3600
+    lease_ttl: float = 30.0  # seconds a claim lives without a heartbeat
+    max_attempts: int = 2  # a job lost to a dead worker is re-queued once
     secret_key: str | None = None
     studio: bool = True
     access_token_ttl: int = 3600
@@ -64,6 +66,7 @@ class Settings:
             queue_timeout=_int(env, "GENOVA_QUEUE_TIMEOUT", 1800),
             sweep_interval=_int(env, "GENOVA_SWEEP_INTERVAL", 30),
             download_ttl=_int(env, "GENOVA_DOWNLOAD_TTL", 3600),
+            lease_ttl=float(_int(env, "GENOVA_LEASE_TTL", 30)),
             secret_key=env.get("GENOVA_SECRET_KEY") or None,
             studio=_bool(env, "GENOVA_STUDIO", True),
             access_token_ttl=_int(env, "GENOVA_ACCESS_TOKEN_TTL", 3600),

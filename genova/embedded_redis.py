@@ -18,12 +18,12 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
-from queue import SimpleQueue
 from typing import Self
 
 import redis
+
+from genova.childproc import spawn
 
 HOST = "127.0.0.1"
 PORT_ATTEMPTS = 5
@@ -82,49 +82,6 @@ def read_running_url(data_dir: str | os.PathLike) -> str | None:
     """URL of the embedded Redis for ``data_dir`` if it is running (for CLIs)."""
     rdir = Path(data_dir).resolve() / "redis"
     return _read(rdir / "redis.url") if _live_pid(rdir) else None
-
-
-# PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process:
-# if start() ran on a short-lived thread, redis would be SIGTERMed when it finished. So
-# every Popen runs on one daemon thread that lives as long as the process. prctl is
-# looked up here so the forked child only has to call it.
-_prctl = None
-if sys.platform.startswith("linux"):
-    import ctypes
-
-    _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
-_spawner: tuple[int, SimpleQueue] | None = None
-_spawner_lock = threading.Lock()
-
-
-def _spawner_loop(q: SimpleQueue) -> None:
-    while True:
-        fn, fut = q.get()
-        try:
-            fut.set_result(fn())
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-            fut.set_exception(exc)
-
-
-def _popen(args: list[str], **kw) -> subprocess.Popen:
-    global _spawner
-    if _prctl is None:
-        return subprocess.Popen(args, **kw)
-    parent, fut = os.getpid(), Future()
-
-    def preexec() -> None:
-        _prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # parent died before prctl took effect
-            os._exit(1)
-
-    with _spawner_lock:
-        if _spawner is None or _spawner[0] != parent:  # first use, or after fork()
-            _spawner = (parent, SimpleQueue())
-            t = threading.Thread(target=_spawner_loop, args=_spawner[1:], daemon=True)
-            t.start()
-        _spawner[1].put((lambda: subprocess.Popen(
-            args, preexec_fn=preexec, **kw), fut))  # noqa: PLW1509 - one spawner thread
-    return fut.result()
 
 
 class EmbeddedRedis:
@@ -189,7 +146,7 @@ class EmbeddedRedis:
         args += ["--daemonize", "no", "--set-proc-title", "no"]  # keep argv in /proc
         with open(log, "ab") as out:
             offset = out.tell()
-            proc = _popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+            proc = spawn(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         client = redis.Redis(host=HOST, port=port, socket_connect_timeout=1)
         deadline = time.monotonic() + timeout
         try:

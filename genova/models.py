@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -85,6 +86,8 @@ class Job(db.Model):
     __table_args__ = (
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_status_platform", "status", "platform"),
+        Index("ix_jobs_status_queued", "status", "queued_at"),
+        Index("ix_jobs_status_seq", "status", "seq"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -105,6 +108,10 @@ class Job(db.Model):
     file_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     processing_time: Mapped[float | None] = mapped_column(db.Float, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)  # queue order within a priority
+    lease_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # fencing token
+    worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    result_meta: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

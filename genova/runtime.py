@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import redis
 
 from genova.config import Settings
+from genova.services.manager import JobManager
 from genova.services.storage import LocalStorage
 
 
@@ -19,10 +20,12 @@ class Runtime:
     settings: Settings
     redis: redis.Redis | None  # None only for admin commands run with no Redis around
     storage: LocalStorage
+    manager: JobManager | None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         client = None
         if settings.redis_url:
             client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-        return cls(settings=settings, redis=client, storage=LocalStorage(settings.storage_root))
+        return cls(settings=settings, redis=client, storage=LocalStorage(settings.storage_root),
+                   manager=JobManager(client) if client is not None else None)

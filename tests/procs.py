@@ -92,11 +92,12 @@ def _healthy(app: AppProcess) -> bool:
         return False
 
 
-def wait_until(predicate, timeout: float, message=lambda: "condition not met"):
+def wait_until(predicate, timeout: float, message=lambda: "condition not met",
+               interval: float = 0.1):
     """Poll ``predicate`` until it is true; fail with ``message()`` at the deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.1)
+        time.sleep(interval)
     raise AssertionError(message())

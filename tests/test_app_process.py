@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 
+import psutil
 import pytest
 
 from tests.procs import ROOT, app_env, redis_pids_for, running_app, wait_until
@@ -18,14 +19,25 @@ def _register(app, email="first@example.com"):
     return response.json()
 
 
+def _descendants(pid):
+    return [p for p in psutil.Process(pid).children(recursive=True) if p.status() != "zombie"]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_embedded_defaults_and_clean_shutdown(tmp_path, sig):
     data = tmp_path / "var"
-    with running_app(data) as app:
+    with running_app(data, GENOVA_EMBEDDED_WORKERS=1) as app:
         tokens = _register(app)
         headers = {"Authorization": f"Bearer {tokens['accessToken']}"}
         job = app.post("/api/jobs", headers=headers, json={"type": "image", "prompt": "a fox"})
-        assert job.status_code == 201 and job.json()["queuePosition"] == 1
+        assert job.status_code == 201
+        job_id = job.json()["jobId"]
+        wait_until(lambda: app.get(f"/api/jobs/{job_id}", headers=headers).json()["status"]
+                   == "completed", 60, lambda: app.log.read_text()[-3000:], interval=0.5)
+        image = app.get(f"/api/jobs/{job_id}/download", headers=headers)
+        assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
+        children = _descendants(app.proc.pid)
+        assert any("genova.workerproc" in " ".join(c.cmdline()) for c in children)
         assert app.get("/readyz").json()["checks"] == {"database": "ok", "redis": "ok"}
         assert (data / "genova.db").is_file()
         secret = data / "secret_key"
@@ -34,14 +46,19 @@ def test_embedded_defaults_and_clean_shutdown(tmp_path, sig):
         assert app.stop(sig) == 0
     wait_until(lambda: not redis_pids_for(data), 15, lambda: "embedded Redis outlived the app")
     assert not (data / "redis" / "redis.pid").exists()
+    wait_until(lambda: not [c for c in children if c.is_running() and c.status() != "zombie"],
+               15, lambda: "worker processes outlived the app")
 
 
-def test_sigkill_leaves_no_orphan_redis(tmp_path):
+def test_sigkill_leaves_no_orphans(tmp_path):
     data = tmp_path / "var"
-    with running_app(data) as app:
+    with running_app(data, GENOVA_EMBEDDED_WORKERS=1) as app:
         assert redis_pids_for(data)
+        children = _descendants(app.proc.pid)
         app.stop(signal.SIGKILL)
     wait_until(lambda: not redis_pids_for(data), 15, lambda: "embedded Redis outlived the app")
+    wait_until(lambda: not [c for c in children if c.is_running() and c.status() != "zombie"],
+               30, lambda: "worker processes outlived the app")
 
 
 def test_two_instances_and_a_restart_keep_their_state(tmp_path):

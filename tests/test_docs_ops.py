@@ -67,7 +67,8 @@ def test_health_readiness_and_metrics(client):
     user = register(client)
     client.post("/api/jobs", json=job_body(), headers=user["headers"])
     text = client.get("/metrics").get_data(as_text=True)
-    assert 'genova_queue_depth{platform="flow"} 1.0' in text
+    assert 'genova_queue_ready{platform="flow"} 1.0' in text
+    assert 'genova_jobs{platform="flow",status="queued"} 1.0' in text
     assert 'genova_http_requests_total{endpoint="jobs.create",method="POST",status="201"}' in text
 
 

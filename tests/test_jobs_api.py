@@ -76,10 +76,10 @@ def test_cancel_refunds_exactly_once(app, client, raw_redis):
     job_id = client.post("/api/jobs", json=job_body(),
                          headers=user["headers"]).get_json()["jobId"]
     assert get_user(app, user["user"]["id"]).credits_remaining == 49
-    assert raw_redis.zcard("genova:queue:flow") == 1
+    assert raw_redis.zcard("genova:ready:flow") == 1
     response = client.delete(f"/api/jobs/{job_id}", headers=user["headers"])
     assert response.status_code == 200 and response.get_json() == {"success": True}
-    assert raw_redis.zcard("genova:queue:flow") == 0
+    assert raw_redis.zcard("genova:ready:flow") == 0
     again = client.delete(f"/api/jobs/{job_id}", headers=user["headers"])
     assert again.status_code == 409 and "cancelled" in again.get_json()["details"]
     me = get_user(app, user["user"]["id"])
@@ -122,7 +122,7 @@ def test_no_credits_is_402_and_creates_nothing(app, client, raw_redis):
     assert response.status_code == 402
     assert set(response.get_json()) >= {"error", "details"}
     assert client.get("/api/jobs", headers=user["headers"]).get_json()["total"] == 0
-    assert raw_redis.zcard("genova:queue:flow") == 0
+    assert raw_redis.zcard("genova:ready:flow") == 0
 
 
 def test_concurrent_creations_never_overdraw(app, client, raw_redis):
@@ -137,7 +137,7 @@ def test_concurrent_creations_never_overdraw(app, client, raw_redis):
         assert db.session.scalar(select(func.count()).select_from(Job)) == 3
         debits = db.session.scalar(select(func.count()).select_from(CreditEntry).where(
             CreditEntry.reason == "job"))
-    assert debits == 3 and raw_redis.zcard("genova:queue:flow") == 3
+    assert debits == 3 and raw_redis.zcard("genova:ready:flow") == 3
 
 
 def test_credits_reset_at_a_new_month(app, client):

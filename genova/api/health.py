@@ -19,28 +19,37 @@ from sqlalchemy import text
 
 from genova.catalog import PLATFORMS
 from genova.extensions import db
-from genova.services import queue
+from genova.services.jobs import jobs_by_state
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
 class QueueCollector:
-    """Queue depth read from Redis at scrape time, so it is right across processes."""
+    """Gauges computed at scrape time from SQL and Redis, so they are right across processes."""
 
     def __init__(self, app):
         self.app = app
 
     def collect(self):
-        family = GaugeMetricFamily("genova_queue_depth", "Jobs waiting per platform",
-                                   labels=["platform"])
-        rt = self.app.extensions["genova"]
-        for name in PLATFORMS:
+        jobs = GaugeMetricFamily("genova_jobs", "Jobs by status and platform (active states)",
+                                 labels=["status", "platform"])
+        ready = GaugeMetricFamily("genova_queue_ready", "Jobs claimable now, per platform",
+                                  labels=["platform"])
+        with self.app.app_context():
             try:
-                family.add_metric([name], rt.redis.zcard(queue.queue_key(name)))
-            except Exception as exc:  # noqa: BLE001 - a scrape must not fail with Redis down
-                log.warning("queue depth unavailable for %s: %s", name, exc)
-        yield family
+                for status, platform, n in jobs_by_state():
+                    jobs.add_metric([status, platform], n)
+            except Exception as exc:  # noqa: BLE001 - a scrape must not fail with the DB down
+                log.warning("job counts unavailable: %s", exc)
+            rt = self.app.extensions["genova"]
+            for name in PLATFORMS:
+                try:
+                    ready.add_metric([name], rt.manager.depth(name))
+                except Exception as exc:  # noqa: BLE001 - nor with Redis down
+                    log.warning("queue depth unavailable for %s: %s", name, exc)
+        yield jobs
+        yield ready
 
 
 def install_metrics(app) -> None:

@@ -6,13 +6,14 @@ import logging
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 
+from genova.catalog import PLANS
 from genova.errors import Conflict, NotFound, ServiceUnavailable
 from genova.extensions import db
-from genova.models import Job, User, is_id, new_id, utcnow
+from genova.models import CreditEntry, Job, User, is_id, new_id, utcnow
 from genova.runtime import Runtime
-from genova.services import credits, queue
+from genova.services import credits
 from genova.services.job_spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -35,42 +36,72 @@ def _store_references(rt: Runtime, *, user_id: str, job_id: str, spec: JobSpec) 
     return refs
 
 
-def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placement]:
-    """Debit one credit and create the job in one transaction, then queue it.
+def _queue_unavailable(exc: Exception) -> ServiceUnavailable:
+    log.error("queue unavailable: %s", exc)
+    return ServiceUnavailable("the job queue is unavailable; nothing was charged, please retry")
 
-    Reference files are written first and removed again if the transaction fails, so a
-    rejected job leaves nothing behind and a committed job never lacks its files.
+
+def max_seq() -> int:
+    return db.session.scalar(select(func.max(Job.seq))) or 0
+
+
+def user_cap(user_id: str) -> int:
+    return PLANS[db.session.get(User, user_id).plan].concurrent_jobs
+
+
+def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placement]:
+    """Debit one credit and create the job in one transaction, then hand it to the queue.
+
+    The row is committed before the queue sees it, so a worker can never claim a job that
+    SQL does not know yet; if the queue then refuses it, the creation is undone (row,
+    debit and files), the caller gets a 503 and nothing is lost or charged.
     """
     job_id = new_id()
+    try:
+        seq = rt.manager.next_seq(sql_floor=max_seq)
+    except redis.RedisError as exc:
+        raise _queue_unavailable(exc) from exc
     refs = _store_references(rt, user_id=user_id, job_id=job_id, spec=spec)
     now = utcnow()
     job = Job(id=job_id, user_id=user_id, type=spec.type, model=spec.model,
               platform=spec.platform, prompt=spec.prompt, settings=spec.settings,
-              count=spec.settings["count"],
-              reference_images=refs or None, priority=spec.priority, status="queued",
-              created_at=now, queued_at=now)
+              count=spec.settings["count"], reference_images=refs or None,
+              priority=spec.priority, status="queued", seq=seq, created_at=now, queued_at=now)
     try:
         credits.debit_for_job(user_id=user_id, job_id=job_id)
         db.session.add(job)
-        db.session.flush()
-        pos = _submit(rt, job)
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        if refs:
-            rt.storage.delete_prefix(f"references/{user_id}/{job_id}")
+        _delete_references(rt, user_id=user_id, job_id=job_id)
         raise
-    return job, Placement(pos, queue.estimate_seconds(model=job.model, position=pos))
-
-
-def _submit(rt: Runtime, job: Job) -> int:
     try:
-        return queue.submit(r=rt.redis, job_id=job.id, platform=job.platform,
-                            priority=job.priority)
+        pos = rt.manager.submit(job_id=job_id, user_id=user_id, platform=job.platform,
+                                priority=job.priority, seq=seq, cap=user_cap(user_id))
     except redis.RedisError as exc:
-        log.error("queue unavailable: %s", exc)
-        raise ServiceUnavailable("the job queue is unavailable; nothing was charged, "
-                                 "please retry") from exc
+        _undo_creation(rt, job)
+        raise _queue_unavailable(exc) from exc
+    return job, Placement(pos, _estimate(rt, job.model, pos))
+
+
+def _delete_references(rt: Runtime, *, user_id: str, job_id: str) -> None:
+    rt.storage.delete_prefix(f"references/{user_id}/{job_id}")
+
+
+def _undo_creation(rt: Runtime, job: Job) -> None:
+    db.session.execute(delete(CreditEntry).where(CreditEntry.job_id == job.id))
+    db.session.execute(update(User).where(User.id == job.user_id).values(
+        credits_remaining=User.credits_remaining + 1, credits_used=User.credits_used - 1))
+    db.session.execute(delete(Job).where(Job.id == job.id))
+    db.session.commit()
+    _delete_references(rt, user_id=job.user_id, job_id=job.id)
+
+
+def _estimate(rt: Runtime, model: str, pos: int | None) -> int | None:
+    try:
+        return rt.manager.estimate(model=model, position=pos)
+    except redis.RedisError:
+        return None
 
 
 def get_job(*, user_id: str, job_id: str) -> Job:
@@ -85,10 +116,10 @@ def placement(rt: Runtime, job: Job) -> Placement:
     if job.status != "queued":
         return Placement(None, None)
     try:
-        pos = queue.position(r=rt.redis, job_id=job.id, platform=job.platform)
+        pos = rt.manager.position(job.id)
     except redis.RedisError:
-        pos = None
-    return Placement(pos, queue.estimate_seconds(model=job.model, position=pos))
+        return Placement(None, None)
+    return Placement(pos, _estimate(rt, job.model, pos))
 
 
 def list_jobs(*, user_id: str, status: str | None, limit: int, offset: int
@@ -119,7 +150,7 @@ def cancel_job(rt: Runtime, *, user_id: str, job_id: str) -> None:
     credits.refund_job(user_id=user_id, job_id=job_id)
     db.session.commit()
     try:
-        queue.remove(r=rt.redis, job_id=job_id, platform=job.platform)
+        rt.manager.finish(job_id=job_id)
     except redis.RedisError:
         log.warning("could not remove cancelled job %s from the queue; workers skip it", job_id)
 
@@ -149,3 +180,11 @@ def stats(*, user_id: str) -> dict:
     out = {k: int(v) for k, v in zip(keys, row, strict=True)}
     out.update(credits_remaining=user.credits_remaining, credits_used=user.credits_used)
     return out
+
+
+def jobs_by_state() -> list[tuple[str, str, int]]:
+    """(status, platform, count) for the active states, for the metrics endpoint."""
+    rows = db.session.execute(select(Job.status, Job.platform, func.count())
+                              .where(Job.status.in_(ACTIVE))
+                              .group_by(Job.status, Job.platform))
+    return [(status, platform, int(n)) for status, platform, n in rows]

@@ -1,0 +1,83 @@
+"""RQ workers that take their generation work from the job manager.
+
+RQ is the real execution queue: every generation runs as an RQ job (timeouts, the failed
+job registry, result TTLs), and so does maintenance. What RQ does not decide is *which*
+job runs next: an idle worker first claims one from the job manager (priority order,
+per-user slots, atomic across processes), then enqueues it on its own private RQ queue and
+runs it at once. A job therefore enters RQ only when a worker is free for it.
+
+``SimpleWorker`` (no fork per job) keeps the per-job overhead to a few Redis round trips.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+
+import redis
+from rq import Queue, SimpleWorker
+from rq.worker import WorkerStatus
+
+from genova.runtime import Runtime
+from genova.services import dispatch
+
+log = logging.getLogger(__name__)
+MAINTENANCE_QUEUE = "genova-maintenance"
+JOB_TIMEOUT = {"image": 300, "video": 900}  # seconds, enforced by RQ
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600
+IDLE_WAIT = 1.0  # seconds an idle worker blocks before re-checking its RQ queues
+
+
+def rq_connection(url: str) -> redis.Redis:
+    """RQ stores binary payloads: it needs a connection without response decoding."""
+    return redis.Redis.from_url(url)
+
+
+class GenovaWorker(SimpleWorker):
+    def __init__(self, rt: Runtime, *, platforms: list[str], maintenance: bool = True,
+                 name: str | None = None):
+        name = name or f"genova-{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        connection = rq_connection(rt.settings.redis_url)
+        self.private = Queue(f"genova-run-{name}", connection=connection)
+        queues = [self.private] + ([Queue(MAINTENANCE_QUEUE, connection=connection)]
+                                   if maintenance else [])
+        super().__init__(queues, name=name, connection=connection)
+        self.rt = rt
+        self.platforms = platforms
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """Run what is on our RQ queues first; when idle, claim from the job manager."""
+        self.set_state(WorkerStatus.IDLE)
+        while not self._stop_requested:
+            self.heartbeat()
+            if self.platforms:
+                self.rt.manager.touch_worker(worker_id=self.name, platforms=self.platforms)
+            result = self.queue_class.dequeue_any(self._ordered_queues, None,
+                                                  connection=self.connection,
+                                                  job_class=self.job_class,
+                                                  serializer=self.serializer)
+            if result is not None:
+                return result
+            if not self._claim_into_rq():
+                self.rt.manager.wait_for_work(self.platforms or ["none"], IDLE_WAIT)
+        return None
+
+    def _claim_into_rq(self) -> bool:
+        for platform in self.platforms:
+            claimed = dispatch.claim_next(self.rt, platform=platform, worker_id=self.name)
+            if claimed is None:
+                continue
+            claim, job_type = claimed
+            self.private.enqueue("genova.tasks.generate", claim.job_id, claim.lease,
+                                 job_id=f"gen-{claim.job_id}-{claim.lease}",
+                                 job_timeout=JOB_TIMEOUT[job_type], result_ttl=RESULT_TTL,
+                                 failure_ttl=FAILURE_TTL, description=f"generate {claim.job_id}")
+            return True
+        return False
+
+    def teardown(self):
+        if self.platforms:
+            self.rt.manager.drop_worker(worker_id=self.name, platforms=self.platforms)
+        super().teardown()

@@ -1,0 +1,125 @@
+"""The worker side of the job manager: claim, heartbeat, progress, complete, fail.
+
+Every state change is a conditional UPDATE on ``(id, lease_id, status)``: the lease is a
+fencing token, so a worker that lost its job (it went silent and the job was re-queued)
+can no longer touch it, in SQL or in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from genova.extensions import db
+from genova.models import Job, utcnow
+from genova.runtime import Runtime
+from genova.services import credits, events
+from genova.services.manager import Claim
+
+log = logging.getLogger(__name__)
+MAX_STALE_CLAIMS = 50
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    size: int
+
+
+def claim_next(rt: Runtime, *, platform: str, worker_id: str) -> tuple[Claim, str] | None:
+    """Claim the next job of ``platform`` and mark it processing in SQL; returns the claim
+    and the job's type.
+
+    A claimed id that SQL no longer considers queued (cancelled meanwhile, or a leftover of
+    a crash) is dropped from the live queue and the next one is tried.
+    """
+    for _ in range(MAX_STALE_CLAIMS):
+        claim = rt.manager.claim(platform=platform, worker_id=worker_id,
+                                 lease_ttl=rt.settings.lease_ttl)
+        if claim is None:
+            return None
+        now = utcnow()
+        result = db.session.execute(
+            update(Job)
+            .where(Job.id == claim.job_id, Job.status == "queued")
+            .values(status="processing", started_at=now, progress=0,
+                    attempts=Job.attempts + 1, lease_id=claim.lease, worker_id=worker_id)
+        )
+        db.session.commit()
+        if result.rowcount:
+            job = db.session.get(Job, claim.job_id)
+            events.publish(rt.redis, job.user_id, {"type": "job_started", "jobId": job.id})
+            return claim, job.type
+        rt.manager.finish(job_id=claim.job_id, lease=claim.lease)
+    return None
+
+
+def heartbeat(rt: Runtime, claim: Claim) -> bool:
+    """Extend the lease; False means the job is no longer ours."""
+    return rt.manager.heartbeat(job_id=claim.job_id, lease=claim.lease,
+                                lease_ttl=rt.settings.lease_ttl)
+
+
+def _fenced(claim: Claim):
+    return (Job.id == claim.job_id, Job.lease_id == claim.lease, Job.status == "processing")
+
+
+def progress(rt: Runtime, claim: Claim, *, user_id: str, percent: int, message: str = "",
+             persist: bool = True) -> bool:
+    """Publish progress; ``persist`` also writes it to the row (False if fenced off)."""
+    percent = max(0, min(100, int(percent)))
+    if persist:
+        result = db.session.execute(update(Job).where(*_fenced(claim)).values(progress=percent))
+        db.session.commit()
+        if not result.rowcount:
+            return False
+    events.publish(rt.redis, user_id, {"type": "job_progress", "jobId": claim.job_id,
+                                       "progress": percent, "message": message})
+    return True
+
+
+def complete(rt: Runtime, claim: Claim, *, files: list[StoredFile], meta: dict | None = None
+             ) -> bool:
+    """Record the results of a finished job. False (and nothing changes) if fenced off."""
+    job = db.session.get(Job, claim.job_id)
+    now = utcnow()
+    elapsed = (now - job.started_at).total_seconds() if job.started_at else None
+    keys = [f.key for f in files]
+    result = db.session.execute(
+        update(Job).where(*_fenced(claim)).values(
+            status="completed", progress=100, completed_at=now, processing_time=elapsed,
+            result_url=keys[0] if keys else None, result_urls=keys if len(keys) > 1 else None,
+            file_size=sum(f.size for f in files), result_meta=meta, lease_id=None)
+    )
+    db.session.commit()
+    if not result.rowcount:
+        log.warning("late completion of %s with lease %s ignored", claim.job_id, claim.lease)
+        return False
+    rt.manager.finish(job_id=claim.job_id, lease=claim.lease)
+    if elapsed is not None:
+        rt.manager.record_duration(model=job.model, seconds=elapsed)
+    events.publish(rt.redis, job.user_id, {"type": "job_completed", "jobId": job.id,
+                                           "resultUrl": keys[0] if keys else None,
+                                           "resultUrls": keys})
+    return True
+
+
+def fail(rt: Runtime, claim: Claim, *, error: str, refund: bool = True) -> bool:
+    """Fail a running job with ``error``; refunds unless the failure was the user's."""
+    job = db.session.get(Job, claim.job_id)
+    result = db.session.execute(
+        update(Job).where(*_fenced(claim)).values(
+            status="failed", error_message=error[:2000], completed_at=utcnow(), lease_id=None)
+    )
+    if not result.rowcount:
+        db.session.rollback()
+        return False
+    if refund:
+        credits.refund_job(user_id=job.user_id, job_id=job.id)
+    db.session.commit()
+    rt.manager.finish(job_id=claim.job_id, lease=claim.lease)
+    events.publish(rt.redis, job.user_id, {"type": "job_failed", "jobId": job.id,
+                                           "error": error})
+    return True

@@ -1,0 +1,26 @@
+"""User events over Redis pub/sub, so they reach a user's sockets in any server process.
+
+Messages use the documented WebSocket shapes (``job_started``, ``job_progress``,
+``job_completed``, ``job_failed``, plus ``job_queued``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import redis
+
+log = logging.getLogger(__name__)
+
+
+def channel(user_id: str) -> str:
+    return f"genova:events:{user_id}"
+
+
+def publish(r: redis.Redis, user_id: str, message: dict) -> None:
+    """Best effort: an event lost to a Redis outage is recoverable over REST."""
+    try:
+        r.publish(channel(user_id), json.dumps(message))
+    except redis.RedisError as exc:
+        log.warning("event %s for %s not published: %s", message.get("type"), user_id, exc)

@@ -1,0 +1,156 @@
+"""The periodic sweep: rebuild the live queue from SQL, reclaim jobs of dead workers, and
+fail jobs that waited too long. Idempotent, and never run twice at once (a Redis lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from genova.catalog import PLANS
+from genova.extensions import db
+from genova.models import Job, User, utcnow
+from genova.runtime import Runtime
+from genova.services import credits, events
+from genova.services.jobs import max_seq
+
+log = logging.getLogger(__name__)
+LOCK_KEY = "genova:sweep:lock"
+BATCH = 1000
+STALE_MESSAGE = ("The job waited {waited} without being assigned to a worker and was "
+                 "failed automatically; its credit was refunded.")
+LOST_MESSAGE = ("The worker running this job stopped responding {attempts} times; the job was "
+                "failed and its credit was refunded.")
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass
+class SweepReport:
+    ran: bool = True
+    rebuilt: int = 0
+    adopted: int = 0
+    requeued: int = 0
+    lost: int = 0
+    stale: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sweep(rt: Runtime, *, lock_ttl: float = 300) -> SweepReport:
+    """One maintenance pass, unless another one holds the lock."""
+    token = secrets.token_hex(8)
+    if not rt.redis.set(LOCK_KEY, token, nx=True, px=int(lock_ttl * 1000)):
+        return SweepReport(ran=False)
+    try:
+        report = SweepReport()
+        report.rebuilt, report.adopted = rebuild_queue(rt)
+        report.requeued, report.lost = reclaim_expired(rt)
+        report.stale = fail_stale(rt)
+        if report.rebuilt or report.adopted or report.requeued or report.lost or report.stale:
+            log.info("sweep: %s", report.to_dict())
+        return report
+    finally:
+        rt.redis.eval(_RELEASE, 1, LOCK_KEY, token)
+
+
+def _caps(user_ids: set[str]) -> dict[str, int]:
+    rows = db.session.execute(select(User.id, User.plan).where(User.id.in_(user_ids)))
+    return {uid: PLANS[plan].concurrent_jobs for uid, plan in rows}
+
+
+def _active_pages(status: str):
+    """Jobs in ``status`` in seq order, a page at a time (keyset pagination)."""
+    last = -1
+    while True:
+        page = list(db.session.scalars(select(Job).where(Job.status == status, Job.seq > last)
+                                       .order_by(Job.seq).limit(BATCH)))
+        if not page:
+            return
+        yield page
+        last = page[-1].seq
+
+
+def rebuild_queue(rt: Runtime) -> tuple[int, int]:
+    """Put back every queued or processing job that SQL has and Redis lost (a restart)."""
+    rt.manager.next_seq(sql_floor=max_seq)  # re-seeds the sequence first if Redis is empty
+    rebuilt = adopted = 0
+    for status in ("queued", "processing"):
+        for page in _active_pages(status):
+            missing = [j for j, known in zip(page, rt.manager.known([j.id for j in page]),
+                                             strict=True) if not known]
+            caps = _caps({j.user_id for j in missing}) if missing else {}
+            for job in missing:
+                common = {"job_id": job.id, "user_id": job.user_id, "platform": job.platform,
+                          "priority": job.priority, "seq": job.seq, "cap": caps[job.user_id]}
+                if status == "queued":
+                    rt.manager.submit(**common)
+                    rebuilt += 1
+                else:
+                    rt.manager.adopt_running(**common, lease=job.lease_id or "",
+                                             worker_id=job.worker_id or "",
+                                             lease_ttl=rt.settings.lease_ttl)
+                    adopted += 1
+            db.session.rollback()  # end the read transaction between pages
+    return rebuilt, adopted
+
+
+def reclaim_expired(rt: Runtime) -> tuple[int, int]:
+    """Jobs whose worker stopped heartbeating: back in line once, then failed and refunded."""
+    requeued = lost = 0
+    for job_id, lease in rt.manager.expired():
+        job = db.session.get(Job, job_id)
+        if job is None or job.status != "processing" or job.lease_id != lease:
+            rt.manager.finish(job_id=job_id, lease=lease)  # leftover of a finished job
+            continue
+        fenced = (Job.id == job_id, Job.lease_id == lease, Job.status == "processing")
+        if job.attempts < rt.settings.max_attempts:
+            db.session.execute(update(Job).where(*fenced).values(
+                status="queued", lease_id=None, worker_id=None, started_at=None, progress=0,
+                queued_at=utcnow()))
+            db.session.commit()
+            rt.manager.requeue(job_id=job_id, lease=lease)
+            requeued += 1
+            continue
+        message = LOST_MESSAGE.format(attempts=job.attempts)
+        db.session.execute(update(Job).where(*fenced).values(
+            status="failed", error_message=message, completed_at=utcnow(), lease_id=None))
+        credits.refund_job(user_id=job.user_id, job_id=job_id)
+        db.session.commit()
+        rt.manager.finish(job_id=job_id, lease=lease)
+        events.publish(rt.redis, job.user_id, {"type": "job_failed", "jobId": job_id,
+                                               "error": message})
+        lost += 1
+    return requeued, lost
+
+
+def fail_stale(rt: Runtime) -> int:
+    """Fail and refund jobs queued longer than the queue timeout without a worker."""
+    timeout = rt.settings.queue_timeout
+    cutoff = utcnow() - timedelta(seconds=timeout)
+    waited = f"{timeout // 60} minutes" if timeout >= 120 else f"{timeout} seconds"
+    message = STALE_MESSAGE.format(waited=waited)
+    stale = list(db.session.scalars(select(Job).where(Job.status == "queued",
+                                                      Job.queued_at < cutoff).limit(BATCH)))
+    failed = 0
+    for job in stale:
+        result = db.session.execute(update(Job).where(Job.id == job.id, Job.status == "queued")
+                                    .values(status="failed", error_message=message,
+                                            completed_at=utcnow()))
+        if not result.rowcount:
+            db.session.rollback()
+            continue
+        credits.refund_job(user_id=job.user_id, job_id=job.id)
+        db.session.commit()
+        rt.manager.finish(job_id=job.id)
+        events.publish(rt.redis, job.user_id, {"type": "job_failed", "jobId": job.id,
+                                               "error": message})
+        failed += 1
+    return failed

@@ -1,0 +1,120 @@
+"""RQ job functions. Thin: they take ids and primitives, load rows and call services.
+
+They run inside a worker process that holds an application context (``genova.rqworker``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import current_app
+
+from genova.extensions import db
+from genova.generators import GenerationRequest
+from genova.generators.registry import for_model
+from genova.models import Job
+from genova.services import dispatch, maintenance
+from genova.services.manager import Claim
+
+log = logging.getLogger(__name__)
+
+
+def _rt():
+    return current_app.extensions["genova"]
+
+
+def sweep() -> dict:
+    """The periodic maintenance pass (scheduled by ``genova.scheduler``)."""
+    return maintenance.sweep(_rt()).to_dict()
+
+
+def generate(job_id: str, lease: str) -> dict:
+    """Run one claimed job with its model's generator and record the outcome."""
+    rt, claim = _rt(), Claim(job_id, lease)
+    job = db.session.get(Job, job_id)
+    if job is None or job.lease_id != lease or job.status != "processing":
+        return {"skipped": "the job is no longer held by this lease"}
+    generator = for_model(job.model)
+    with LeaseKeeper(rt, claim):
+        try:
+            outputs = generator.generate(_request(rt, job),
+                                         _progress_reporter(rt, claim, job.user_id))
+            files = [_store(rt, job, i, out, len(outputs)) for i, out in enumerate(outputs)]
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            dispatch.fail(rt, claim, error=_user_message(exc))
+            raise  # RQ records it in its failed-job registry too
+    meta = {**generator.describe(), "files": [{"width": o.width, "height": o.height,
+                                               "content_type": o.content_type}
+                                              for o in outputs]}
+    completed = dispatch.complete(rt, claim, files=files, meta=meta)
+    return {"completed": completed, "files": [f.key for f in files]}
+
+
+def _user_message(exc: Exception) -> str:
+    """What the user reads in ``error_message``: the cause, without server paths."""
+    if isinstance(exc, OSError):
+        return "generation failed: a stored file (such as a reference image) could not be read"
+    return f"generation failed: {str(exc)[:300] or type(exc).__name__}"
+
+
+def _request(rt, job: Job) -> GenerationRequest:
+    return GenerationRequest(
+        job_id=job.id, type=job.type, model=job.model, prompt=job.prompt,
+        settings=job.settings, seed=job.seq,
+        references=[rt.storage.read(ref["path"]) for ref in job.reference_images or []])
+
+
+def _store(rt, job: Job, index: int, output, total: int) -> dispatch.StoredFile:
+    """Deterministic names (never list a directory to pick one)."""
+    name = "result" if total == 1 else f"result-{index + 1}"
+    key = f"generated/{job.user_id}/{job.id}/{name}.{output.extension}"
+    return dispatch.StoredFile(key=key, size=rt.storage.save(key, output.data))
+
+
+def _progress_reporter(rt, claim: Claim, user_id: str):
+    """Events at every 10 % step; the SQL row at most once a second (it is for polling)."""
+    state = {"percent": -10, "saved": time.monotonic()}
+
+    def report(percent: int, message: str = "") -> None:
+        percent = min(int(percent), 99)  # 100 is the completion itself
+        if percent < state["percent"] + 10:
+            return
+        state["percent"] = percent
+        persist = time.monotonic() - state["saved"] >= 1.0
+        if persist:
+            state["saved"] = time.monotonic()
+        dispatch.progress(rt, claim, user_id=user_id, percent=percent, message=message,
+                          persist=persist)
+
+    return report
+
+
+class LeaseKeeper:
+    """Heartbeats the claim from a background thread while the job runs."""
+
+    def __init__(self, rt, claim: Claim):
+        self.rt, self.claim = rt, claim
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
+
+    def _run(self) -> None:
+        interval = max(0.2, self.rt.settings.lease_ttl / 3)
+        while not self.stopped.wait(interval):
+            try:
+                if not dispatch.heartbeat(self.rt, self.claim):
+                    log.warning("lease on %s lost; its result will be discarded",
+                                self.claim.job_id)
+                    return
+            except Exception as exc:  # noqa: BLE001 - keep trying; the lease may still hold
+                log.warning("heartbeat for %s failed: %s", self.claim.job_id, exc)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(timeout=5)

@@ -1,0 +1,32 @@
+"""One worker process: ``python -m genova.workerproc --platform flow,freepik`` (started by
+``worker.py``; not meant to be run by hand)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from genova import create_app
+from genova.config import Settings
+from genova.rqworker import GenovaWorker
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--platform", default="", help="comma-separated; empty: maintenance")
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--maintenance", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app = create_app(Settings.from_env())
+    platforms = [p for p in args.platform.split(",") if p]
+    with app.app_context():
+        worker = GenovaWorker(app.extensions["genova"], platforms=platforms,
+                              maintenance=args.maintenance, name=args.name)
+        # the maintenance worker runs a sweep every few seconds: keep its log to problems
+        worker.work(logging_level="WARNING" if args.maintenance else "INFO")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The job manager's queue semantics, against a real Redis."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+import redis
+
+from genova.services.manager import JobManager
+
+
+@pytest.fixture
+def manager(raw_redis):
+    raw_redis.flushdb()
+    m = JobManager(raw_redis)
+    m.next_seq(sql_floor=lambda: 0)
+    return m
+
+
+def submit(m, job, user="u1", platform="flow", priority=0, cap=10):
+    return m.submit(job_id=job, user_id=user, platform=platform, priority=priority,
+                    seq=m.next_seq(sql_floor=lambda: 0), cap=cap)
+
+
+def drain(m, platform="flow"):
+    out = []
+    while (c := m.claim(platform=platform, worker_id="w", lease_ttl=30)) is not None:
+        out.append(c.job_id)
+    return out
+
+
+def test_priority_then_creation_order_with_exact_positions(manager):
+    assert [submit(manager, j) for j in ("a", "b", "c")] == [1, 2, 3]
+    assert submit(manager, "urgent", priority=5) == 1
+    assert submit(manager, "low", priority=-1) == 5
+    assert [manager.position(j) for j in ("urgent", "a", "b", "c", "low")] == [1, 2, 3, 4, 5]
+    assert drain(manager) == ["urgent", "a", "b", "c", "low"]
+    assert manager.position("a") is None
+
+
+def test_platforms_are_separate_queues(manager):
+    submit(manager, "f1")
+    assert submit(manager, "p1", platform="freepik") == 1
+    assert drain(manager, "freepik") == ["p1"]
+    assert drain(manager, "flow") == ["f1"]
+
+
+def test_a_capped_user_does_not_block_others(manager):
+    for j in ("a1", "a2", "a3", "a4"):
+        submit(manager, j, user="alice", cap=2)
+    assert submit(manager, "b1", user="bob", cap=2) == 3  # behind alice's two ready jobs
+    # alice's held jobs are behind everything claimable now, in her own order
+    assert manager.position("a3") == 4 and manager.position("a4") == 5
+    claims = [manager.claim(platform="flow", worker_id="w", lease_ttl=30) for _ in range(4)]
+    assert [c.job_id if c else None for c in claims] == ["a1", "a2", "b1", None]
+    # a finished job frees a slot: alice's next job becomes claimable
+    assert manager.finish(job_id="a1", lease=claims[0].lease) == 1
+    assert manager.position("a3") == 1
+    assert drain(manager) == ["a3"]
+
+
+def test_cap_counts_across_platforms(manager):
+    submit(manager, "flow1", user="u", cap=1)
+    submit(manager, "pik1", user="u", platform="freepik", cap=1)
+    assert drain(manager, "freepik") == []
+    claim = manager.claim(platform="flow", worker_id="w", lease_ttl=30)
+    assert claim.job_id == "flow1"
+    manager.finish(job_id="flow1", lease=claim.lease)
+    assert drain(manager, "freepik") == ["pik1"]
+
+
+def test_a_better_job_from_a_capped_user_takes_the_slot(manager):
+    submit(manager, "old1", user="u", cap=1)
+    submit(manager, "old2", user="u", cap=1)
+    assert submit(manager, "vip", user="u", priority=9, cap=1) == 1
+    assert manager.position("old1") == 2
+    assert drain(manager) == ["vip"]
+
+
+def test_finish_and_heartbeat_are_fenced_by_the_lease(manager):
+    submit(manager, "j")
+    claim = manager.claim(platform="flow", worker_id="w", lease_ttl=30)
+    assert manager.heartbeat(job_id="j", lease="999", lease_ttl=30) is False
+    assert manager.finish(job_id="j", lease="999") == -1
+    assert manager.heartbeat(job_id="j", lease=claim.lease, lease_ttl=30) is True
+    assert manager.requeue(job_id="j", lease=claim.lease) == 1
+    assert manager.finish(job_id="j", lease=claim.lease) == -1  # the old lease is dead
+    again = manager.claim(platform="flow", worker_id="w2", lease_ttl=30)
+    assert again.job_id == "j" and again.lease != claim.lease
+    assert manager.finish(job_id="j", lease=again.lease) == 1
+    assert manager.finish(job_id="j", lease=again.lease) == 0
+
+
+def test_requeued_job_keeps_its_place(manager):
+    submit(manager, "first")
+    submit(manager, "second")
+    claim = manager.claim(platform="flow", worker_id="w", lease_ttl=30)
+    manager.requeue(job_id="first", lease=claim.lease)
+    assert drain(manager) == ["first", "second"]
+
+
+def test_expired_leases_are_reported(manager):
+    submit(manager, "slow")
+    submit(manager, "fast")
+    slow = manager.claim(platform="flow", worker_id="w", lease_ttl=0.05)
+    manager.claim(platform="flow", worker_id="w", lease_ttl=60)
+    deadline = time.monotonic() + 5
+    while not manager.expired() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert manager.expired() == [("slow", slow.lease)]
+
+
+def test_sequence_survives_a_flush(manager, raw_redis):
+    for j in ("a", "b"):
+        submit(manager, j)
+    raw_redis.flushdb()
+    assert manager.next_seq(sql_floor=lambda: 41) == 42
+
+
+def _claimer(url, n_out):
+    m = JobManager(redis.Redis.from_url(url, decode_responses=True))
+    got = []
+    while (c := m.claim(platform="flow", worker_id="w", lease_ttl=60)) is not None:
+        got.append(c.job_id)
+    n_out.put(got)
+
+
+def test_parallel_claims_never_hand_out_a_job_twice(manager, redis_url):
+    jobs = [f"job{i}" for i in range(2000)]
+    for j in jobs:
+        submit(manager, j, user=f"user{int(j[3:]) % 50}", cap=1000)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claimer, args=(redis_url, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    claimed = [j for _ in procs for j in out.get(timeout=60)]
+    for p in procs:
+        p.join(10)
+    assert sorted(claimed) == sorted(jobs)
