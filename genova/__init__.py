@@ -24,6 +24,8 @@ def _flask_config(settings: Settings, secret: str) -> dict:
         "RATELIMIT_KEY_PREFIX": "genova-rl",
         "RATELIMIT_ENABLED": settings.rate_limits_enabled,
         "JSON_SORT_KEYS": False,
+        # server pings detect dead TCP peers; the JSON ping/pong is the app-level heartbeat
+        "SOCK_SERVER_OPTIONS": {"ping_interval": 25},
     }
 
 
@@ -31,13 +33,14 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     """The application factory. ``config`` is a ``Settings``, a dict of ``Settings`` fields,
     or ``None`` to read the ``GENOVA_*`` environment."""
     from genova import cli
-    from genova.api import accounts, docs, files, health, jobs, keys, users
+    from genova.api import accounts, docs, files, health, jobs, keys, users, ws
     from genova.api.auth import identify
     from genova.api.errors import register_error_handlers
     from genova.api.ratelimit import clamp_retry_after
     from genova.embedded_redis import read_running_url
     from genova.extensions import db, jwt, limiter, sock
     from genova.migrations import upgrade_database
+    from genova.realtime.hub import Hub
     from genova.runtime import Runtime
 
     if config is None:
@@ -56,6 +59,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.config.update(_flask_config(settings, secret))
     app.json.sort_keys = False
     app.extensions["genova"] = Runtime.from_settings(settings)
+    app.extensions["genova.hub"] = Hub(app)  # starts listening on the first socket
 
     db.init_app(app)
     jwt.init_app(app)
@@ -67,7 +71,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     limiter.init_app(app)
     health.install_metrics(app)
     register_error_handlers(app)
-    for module in (accounts, keys, users, jobs, files, docs, health):
+    for module in (accounts, keys, users, jobs, files, docs, health, ws):
         app.register_blueprint(module.bp)
     cli.register(app)
 

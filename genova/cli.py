@@ -7,8 +7,9 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from genova.catalog import PLANS
+from genova.catalog import PLATFORMS as PLATFORMS_ALL
 from genova.errors import GenovaError
-from genova.services import accounts
+from genova.services import accounts, worker_tokens
 
 
 def _run(action):
@@ -55,5 +56,38 @@ def set_credits(email, credits):
     click.echo(f"updated {_describe(user)}")
 
 
+
+
+token_group = AppGroup("worker-token", help="Manage pool-worker tokens for extensions.")
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option("--platform", type=click.Choice(list(PLATFORMS_ALL)), required=True)
+def create_worker_token(name, platform):
+    """Issue a token for a pool extension serving every user's PLATFORM jobs."""
+    token, raw = _run(lambda: worker_tokens.create_token(name=name, platform=platform))
+    click.echo(f"created worker token {token.id} ({name}, platform {platform}); "
+               "it is shown only once:", err=True)
+    click.echo(raw)
+
+
+@token_group.command("list")
+def list_worker_tokens():
+    """List active worker tokens."""
+    for token in worker_tokens.list_tokens():
+        used = token.last_used_at.isoformat() if token.last_used_at else "never"
+        click.echo(f"{token.id}  {token.platform:8}  {token.name}  last used: {used}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+def revoke_worker_token(token_id):
+    """Revoke a worker token; its extensions are refused from their next connection."""
+    _run(lambda: worker_tokens.revoke_token(token_id=token_id))
+    click.echo(f"revoked {token_id}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(user_group)
+    app.cli.add_command(token_group)

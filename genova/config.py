@@ -48,6 +48,7 @@ class Settings:
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 24 * 3600
     max_request_bytes: int = 25 * 1024 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024  # extension result uploads (videos)
     anonymous_rate_limit: str = "30 per minute"
     rate_limits_enabled: bool = True
     extra: dict = field(default_factory=dict)
@@ -58,7 +59,7 @@ class Settings:
         return cls(
             host=env.get("GENOVA_HOST") or "127.0.0.1",
             port=_int(env, "GENOVA_PORT", 8000),
-            data_dir=Path(env.get("GENOVA_DATA_DIR") or "./var"),
+            data_dir=Path(env.get("GENOVA_DATA_DIR") or "./var").resolve(),
             database_url=env.get("GENOVA_DATABASE_URL") or None,
             redis_url=env.get("GENOVA_REDIS_URL") or None,
             embedded_workers=_int(env, "GENOVA_EMBEDDED_WORKERS", 2),
@@ -71,6 +72,7 @@ class Settings:
             studio=_bool(env, "GENOVA_STUDIO", True),
             access_token_ttl=_int(env, "GENOVA_ACCESS_TOKEN_TTL", 3600),
             max_request_bytes=_int(env, "GENOVA_MAX_REQUEST_BYTES", 25 * 1024 * 1024),
+            max_upload_bytes=_int(env, "GENOVA_MAX_UPLOAD_BYTES", 200 * 1024 * 1024),
             anonymous_rate_limit=env.get("GENOVA_ANON_RATE_LIMIT") or "30 per minute",
         )
 

@@ -163,3 +163,7 @@ class KeyCreated(KeyOut):
 
 class KeyList(BaseModel):
     keys: list[KeyOut]
+
+
+class UploadedFiles(BaseModel):
+    files: list[str] = Field(description="Storage keys, in upload order.")

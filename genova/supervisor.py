@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from genova import scheduler
 from genova.childproc import spawn
@@ -19,6 +20,7 @@ from genova.rqworker import rq_connection
 
 log = logging.getLogger("genova.worker")
 RESTART_BACKOFF = (0.5, 1, 2, 5, 10)
+PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Supervisor:
 
     def _env(self) -> dict:
         env = dict(os.environ)
+        # children run `python -m genova.workerproc` from any working directory
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PROJECT_ROOT, env.get("PYTHONPATH")]))
         env["GENOVA_REDIS_URL"] = self.settings.redis_url
         env["GENOVA_DATA_DIR"] = str(self.settings.data_dir)
         return env

@@ -17,6 +17,7 @@ from genova import create_app
 from genova.config import Settings, normalize_database_url
 from genova.embedded_redis import EmbeddedRedis
 
+TEST_SECRET = "test-secret-key-with-enough-length-for-hs256"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("GENOVA_TEST_DATABASE_URL") else [])
 
 
@@ -58,7 +59,7 @@ def database_url(request, tmp_path_factory):
 def make_settings(tmp_path, database_url, redis_url, **overrides) -> Settings:
     values = {"data_dir": tmp_path / "data", "database_url": database_url,
               "redis_url": redis_url,
-              "secret_key": "test-secret-key-with-enough-length-for-hs256",
+              "secret_key": TEST_SECRET,
               "anonymous_rate_limit": "1000 per minute", "embedded_workers": 0,
               "studio": False}
     values.update(overrides)
@@ -100,3 +101,12 @@ def client(app):
 @pytest.fixture
 def raw_redis(redis_url):
     return redis.Redis.from_url(redis_url, decode_responses=True)
+
+
+@pytest.fixture(autouse=True)
+def _close_sockets():
+    yield
+    from tests.realtime import OPEN
+
+    while OPEN:
+        OPEN.pop().close()

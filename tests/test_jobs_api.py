@@ -176,3 +176,24 @@ def _in_threads(app, n, action):
     for t in threads:
         t.join()
     return results
+
+
+def test_plan_concurrency_cap_holds_extra_jobs_without_blocking_others(app, client):
+    from genova.services import dispatch
+
+    free, other = register(client, plan="free"), register(client, plan="business")
+    mine = [client.post("/api/jobs", json=job_body(prompt=f"f{i}"),
+                        headers=free["headers"]).get_json() for i in range(3)]
+    theirs = client.post("/api/jobs", json=job_body(), headers=other["headers"]).get_json()
+    assert [m["queuePosition"] for m in mine] == [1, 2, 3]
+    assert theirs["queuePosition"] == 3  # ahead of the free user's third job
+    third = client.get(f"/api/jobs/{mine[2]['jobId']}", headers=free["headers"]).get_json()
+    assert third["queue_position"] == 4
+    with app.app_context():
+        rt = app.extensions["genova"]
+        claimed = [dispatch.claim_next(rt, platform="flow", worker_id="w") for _ in range(4)]
+    ids = [c[0].job_id if c else None for c in claimed]
+    assert ids == [mine[0]["jobId"], mine[1]["jobId"], theirs["jobId"], None]
+    statuses = [client.get(f"/api/jobs/{m['jobId']}", headers=free["headers"]).get_json()
+                ["status"] for m in mine]
+    assert statuses == ["processing", "processing", "queued"]

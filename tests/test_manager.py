@@ -21,7 +21,7 @@ def manager(raw_redis):
 
 def submit(m, job, user="u1", platform="flow", priority=0, cap=10):
     return m.submit(job_id=job, user_id=user, platform=platform, priority=priority,
-                    seq=m.next_seq(sql_floor=lambda: 0), cap=cap)
+                    seq=m.next_seq(sql_floor=lambda: 0), cap=cap, model="imagen4")[0]
 
 
 def drain(m, platform="flow"):
@@ -85,7 +85,7 @@ def test_finish_and_heartbeat_are_fenced_by_the_lease(manager):
     assert manager.heartbeat(job_id="j", lease="999", lease_ttl=30) is False
     assert manager.finish(job_id="j", lease="999") == -1
     assert manager.heartbeat(job_id="j", lease=claim.lease, lease_ttl=30) is True
-    assert manager.requeue(job_id="j", lease=claim.lease) == 1
+    assert manager.requeue(job_id="j", lease=claim.lease, user_id="u1", model="imagen4") == 1
     assert manager.finish(job_id="j", lease=claim.lease) == -1  # the old lease is dead
     again = manager.claim(platform="flow", worker_id="w2", lease_ttl=30)
     assert again.job_id == "j" and again.lease != claim.lease
@@ -97,7 +97,7 @@ def test_requeued_job_keeps_its_place(manager):
     submit(manager, "first")
     submit(manager, "second")
     claim = manager.claim(platform="flow", worker_id="w", lease_ttl=30)
-    manager.requeue(job_id="first", lease=claim.lease)
+    manager.requeue(job_id="first", lease=claim.lease, user_id="u1", model="imagen4")
     assert drain(manager) == ["first", "second"]
 
 
@@ -140,3 +140,37 @@ def test_parallel_claims_never_hand_out_a_job_twice(manager, redis_url):
     for p in procs:
         p.join(10)
     assert sorted(claimed) == sorted(jobs)
+
+
+def test_submit_announces_job_queued_to_the_user_atomically(manager, raw_redis):
+    import json
+
+    pubsub = raw_redis.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe("genova:events:u1")
+    submit(manager, "a")
+    position, eta = manager.submit(job_id="b", user_id="u1", platform="flow", priority=0,
+                                   seq=manager.next_seq(sql_floor=lambda: 0), cap=10,
+                                   model="veo3_fast")
+    events, deadline = [], time.monotonic() + 10
+    while len(events) < 2 and time.monotonic() < deadline:
+        if msg := pubsub.get_message(timeout=1):
+            events.append(json.loads(msg["data"]))
+    assert events[1] == {"type": "job_queued", "jobId": "b", "queuePosition": 2,
+                         "estimatedTime": eta, "model": "veo3_fast"}
+    assert position == 2 and eta == manager.estimate(model="veo3_fast", position=2)
+    # nothing measured, no live worker: one platform-average job ahead, then a VEO 3 Fast
+    assert eta == round((30 + 25 + 25 + 180 + 300 + 120) / 6 + 180)
+
+
+def test_estimates_follow_measured_durations_and_live_workers(manager):
+    assert manager.estimate(model="imagen4", position=1) == 30  # the default until measured
+    manager.record_duration(model="imagen4", seconds=2.0)
+    assert manager.durations("imagen4") == (2.0, 2.0)
+    manager.record_duration(model="imagen4", seconds=12.0)  # moving average, weight 0.2
+    assert manager.durations("imagen4") == (4.0, 4.0)
+    assert manager.estimate(model="imagen4", position=5) == 4 * 4 + 4  # one worker
+    manager.touch_worker(worker_id="w1", platforms=["flow"])
+    manager.touch_worker(worker_id="w2", platforms=["flow"])
+    assert manager.estimate(model="imagen4", position=5) == 2 * 4 + 4  # two share the queue
+    manager.drop_worker(worker_id="w2", platforms=["flow"])
+    assert manager.estimate(model="imagen4", position=5) == 4 * 4 + 4

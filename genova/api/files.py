@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request, send_file
 
-from genova.api.auth import current_user, skip_identify
+from genova.api.auth import bearer_token, current_user, skip_identify, user_from_credentials
 from genova.api.endpoint import endpoint
-from genova.errors import ValidationError
-from genova.schemas import Error
-from genova.services import downloads, jobs
+from genova.errors import Unauthorized, ValidationError
+from genova.schemas import Error, UploadedFiles
+from genova.services import downloads, jobs, uploads, worker_tokens
 
 bp = Blueprint("files", __name__)
 
@@ -42,3 +42,31 @@ def serve(key: str):
         storage=_rt().storage, secret=current_app.secret_key, key=key,
         expires=request.args.get("expires", ""), sig=request.args.get("sig", ""))
     return send_file(path, mimetype=content_type, conditional=True, max_age=0)
+
+
+def _extension_caller() -> tuple[str, str | None]:
+    """(identity, user id or None) of the extension credential in ``Authorization``."""
+    token = bearer_token()
+    if not token:
+        raise Unauthorized("send the extension's credential as 'Authorization: Bearer ...'",
+                           error="Authentication required")
+    if token.startswith(worker_tokens.TOKEN_PREFIX):
+        return f"token:{worker_tokens.authenticate_token(token).id}", None
+    user = user_from_credentials(api_key=None, bearer=token)
+    return f"user:{user.id}", user.id
+
+
+@bp.post("/api/jobs/<job_id>/results")
+@skip_identify
+@endpoint("Upload result files (multipart 'file' parts) for a job this extension holds; "
+          "then send job_completed on the socket", tag="extensions", auth=False,
+          responses={201: UploadedFiles, 400: Error, 401: Error, 403: Error, 404: Error,
+                     409: Error, 413: Error})
+def upload_results(job_id: str):
+    rt = _rt()
+    identity, user_id = _extension_caller()
+    lease = request.headers.get("X-Lease") or request.args.get("lease") or ""
+    job = uploads.holder_claim(job_id=job_id, lease=lease, identity=identity, user_id=user_id)
+    request.max_content_length = rt.settings.max_upload_bytes
+    files = [part.read() for part in request.files.getlist("file")]
+    return {"files": uploads.store(rt, job=job, lease=lease, files=files)}, 201

@@ -12,7 +12,7 @@ from flask import current_app, g, request
 from genova.catalog import PLANS
 
 EXEMPT_PREFIXES = ("/api/docs", "/api/openapi.json", "/healthz", "/readyz", "/metrics",
-                   "/files/", "/studio")
+                   "/files/", "/studio", "/ws/")
 
 
 def rate_limit_key() -> str:
@@ -30,7 +30,10 @@ def limit_for_request() -> str:
 
 
 def rate_limit_exempt() -> bool:
-    return request.path.startswith(EXEMPT_PREFIXES) or request.method == "OPTIONS"
+    """Docs, probes, signed files, sockets and extension result uploads are not API calls
+    a plan should count."""
+    return (request.path.startswith(EXEMPT_PREFIXES) or request.method == "OPTIONS"
+            or request.endpoint == "files.upload_results")
 
 
 def clamp_retry_after(response):

@@ -8,6 +8,8 @@ New migration: ``alembic -c genova/migrations/alembic.ini revision --autogenerat
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 from pathlib import Path
 
 from alembic import command
@@ -28,7 +30,7 @@ def alembic_config(connection=None) -> Config:
 
 
 def upgrade_database(engine: Engine) -> None:
-    with engine.connect() as connection:
+    with _sqlite_file_lock(engine), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": LOCK_ID})
             connection.commit()
@@ -39,3 +41,18 @@ def upgrade_database(engine: Engine) -> None:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": LOCK_ID})
                 connection.commit()
+
+
+@contextlib.contextmanager
+def _sqlite_file_lock(engine: Engine):
+    """SQLite has no advisory locks: serialise migrating processes with a lock file."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

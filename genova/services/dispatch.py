@@ -28,7 +28,8 @@ class StoredFile:
     size: int
 
 
-def claim_next(rt: Runtime, *, platform: str, worker_id: str) -> tuple[Claim, str] | None:
+def claim_next(rt: Runtime, *, platform: str, worker_id: str, user_id: str | None = None
+               ) -> tuple[Claim, str] | None:
     """Claim the next job of ``platform`` and mark it processing in SQL; returns the claim
     and the job's type.
 
@@ -37,7 +38,7 @@ def claim_next(rt: Runtime, *, platform: str, worker_id: str) -> tuple[Claim, st
     """
     for _ in range(MAX_STALE_CLAIMS):
         claim = rt.manager.claim(platform=platform, worker_id=worker_id,
-                                 lease_ttl=rt.settings.lease_ttl)
+                                 lease_ttl=rt.settings.lease_ttl, user_id=user_id)
         if claim is None:
             return None
         now = utcnow()
@@ -123,3 +124,30 @@ def fail(rt: Runtime, claim: Claim, *, error: str, refund: bool = True) -> bool:
     events.publish(rt.redis, job.user_id, {"type": "job_failed", "jobId": job.id,
                                            "error": error})
     return True
+
+
+LOST_MESSAGE = ("The worker running this job stopped responding {attempts} times; the job was "
+                "failed and its credit was refunded.")
+
+
+def abandon(rt: Runtime, claim: Claim) -> str:
+    """The holder of ``claim`` is gone (silent, disconnected, killed). The job goes back in
+    line, keeping its place, unless it already had ``max_attempts``: then it fails with a
+    refund. Returns "requeued", "failed" or "gone" (nothing to do: fenced or finished)."""
+    job = db.session.get(Job, claim.job_id)
+    if job is None or job.status != "processing" or job.lease_id != claim.lease:
+        rt.manager.finish(job_id=claim.job_id, lease=claim.lease)  # a finished job's leftover
+        return "gone"
+    fenced = _fenced(claim)
+    if job.attempts < rt.settings.max_attempts:
+        result = db.session.execute(update(Job).where(*fenced).values(
+            status="queued", lease_id=None, worker_id=None, started_at=None, progress=0,
+            queued_at=utcnow()))
+        db.session.commit()
+        if result.rowcount:  # the requeue announces job_queued to the user itself
+            rt.manager.requeue(job_id=claim.job_id, lease=claim.lease, user_id=job.user_id,
+                               model=job.model)
+            return "requeued"
+        return "gone"
+    failed = fail(rt, claim, error=LOST_MESSAGE.format(attempts=job.attempts))
+    return "failed" if failed else "gone"

@@ -13,7 +13,7 @@ from genova.errors import Conflict, NotFound, ServiceUnavailable
 from genova.extensions import db
 from genova.models import CreditEntry, Job, User, is_id, new_id, utcnow
 from genova.runtime import Runtime
-from genova.services import credits
+from genova.services import credits, events
 from genova.services.job_spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,14 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placem
         _delete_references(rt, user_id=user_id, job_id=job_id)
         raise
     try:
-        pos = rt.manager.submit(job_id=job_id, user_id=user_id, platform=job.platform,
-                                priority=job.priority, seq=seq, cap=user_cap(user_id))
+        pos, eta = rt.manager.submit(job_id=job_id, user_id=user_id, platform=job.platform,
+                                     priority=job.priority, seq=seq, cap=user_cap(user_id),
+                                     model=job.model)
     except redis.RedisError as exc:
         _undo_creation(rt, job)
         raise _queue_unavailable(exc) from exc
-    return job, Placement(pos, _estimate(rt, job.model, pos))
+    return job, Placement(pos, eta)
+
 
 
 def _delete_references(rt: Runtime, *, user_id: str, job_id: str) -> None:
@@ -153,6 +155,7 @@ def cancel_job(rt: Runtime, *, user_id: str, job_id: str) -> None:
         rt.manager.finish(job_id=job_id)
     except redis.RedisError:
         log.warning("could not remove cancelled job %s from the queue; workers skip it", job_id)
+    events.publish(rt.redis, user_id, {"type": "job_cancelled", "jobId": job_id})
 
 
 def stats(*, user_id: str) -> dict:

@@ -15,16 +15,15 @@ from genova.catalog import PLANS
 from genova.extensions import db
 from genova.models import Job, User, utcnow
 from genova.runtime import Runtime
-from genova.services import credits, events
+from genova.services import credits, dispatch, events
 from genova.services.jobs import max_seq
+from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "genova:sweep:lock"
 BATCH = 1000
 STALE_MESSAGE = ("The job waited {waited} without being assigned to a worker and was "
                  "failed automatically; its credit was refunded.")
-LOST_MESSAGE = ("The worker running this job stopped responding {attempts} times; the job was "
-                "failed and its credit was refunded.")
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -91,7 +90,7 @@ def rebuild_queue(rt: Runtime) -> tuple[int, int]:
                 common = {"job_id": job.id, "user_id": job.user_id, "platform": job.platform,
                           "priority": job.priority, "seq": job.seq, "cap": caps[job.user_id]}
                 if status == "queued":
-                    rt.manager.submit(**common)
+                    rt.manager.submit(**common, model=job.model, announce=False)
                     rebuilt += 1
                 else:
                     rt.manager.adopt_running(**common, lease=job.lease_id or "",
@@ -106,28 +105,9 @@ def reclaim_expired(rt: Runtime) -> tuple[int, int]:
     """Jobs whose worker stopped heartbeating: back in line once, then failed and refunded."""
     requeued = lost = 0
     for job_id, lease in rt.manager.expired():
-        job = db.session.get(Job, job_id)
-        if job is None or job.status != "processing" or job.lease_id != lease:
-            rt.manager.finish(job_id=job_id, lease=lease)  # leftover of a finished job
-            continue
-        fenced = (Job.id == job_id, Job.lease_id == lease, Job.status == "processing")
-        if job.attempts < rt.settings.max_attempts:
-            db.session.execute(update(Job).where(*fenced).values(
-                status="queued", lease_id=None, worker_id=None, started_at=None, progress=0,
-                queued_at=utcnow()))
-            db.session.commit()
-            rt.manager.requeue(job_id=job_id, lease=lease)
-            requeued += 1
-            continue
-        message = LOST_MESSAGE.format(attempts=job.attempts)
-        db.session.execute(update(Job).where(*fenced).values(
-            status="failed", error_message=message, completed_at=utcnow(), lease_id=None))
-        credits.refund_job(user_id=job.user_id, job_id=job_id)
-        db.session.commit()
-        rt.manager.finish(job_id=job_id, lease=lease)
-        events.publish(rt.redis, job.user_id, {"type": "job_failed", "jobId": job_id,
-                                               "error": message})
-        lost += 1
+        outcome = dispatch.abandon(rt, Claim(job_id, lease))
+        requeued += outcome == "requeued"
+        lost += outcome == "failed"
     return requeued, lost
 
 

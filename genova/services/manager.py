@@ -7,6 +7,7 @@ and can be rebuilt from SQL at any time (``services.maintenance``).
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,11 +20,30 @@ from genova.services import manager_lua as lua
 PRIORITY_SPAN = 2**41  # sequence numbers stay below this, so scores are exact doubles
 EWMA_WEIGHT = 0.2
 WORKER_FRESH_MS = 15_000
+PLATFORM_DEFAULT_SECONDS = {
+    p: sum(m.default_seconds for m in MODELS.values() if m.platform == p)
+    / sum(1 for m in MODELS.values() if m.platform == p)
+    for p in PLATFORMS
+}
 
 
 def score(priority: int, seq: int) -> int:
     """Lower runs first: higher priority, then earlier submission."""
     return -priority * PRIORITY_SPAN + seq
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Who hears that a job was queued, and what its estimate is made of."""
+
+    channel: str  # the user's event channel, or "" for silence (rebuilds)
+    model: str
+    own_seconds: float
+    platform_seconds: float
+    workers: int
+
+    def args(self) -> list:
+        return [self.channel, self.model, self.own_seconds, self.platform_seconds, self.workers]
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,7 @@ class JobManager:
         self._submit = r.register_script(lua.SUBMIT)
         self._position = r.register_script(lua.POSITION)
         self._claim = r.register_script(lua.CLAIM)
+        self._claim_user = r.register_script(lua.CLAIM_USER)
         self._finish = r.register_script(lua.FINISH)
         self._requeue = r.register_script(lua.REQUEUE)
         self._heartbeat = r.register_script(lua.HEARTBEAT)
@@ -61,17 +82,33 @@ class JobManager:
         return seq
 
     def submit(self, *, job_id: str, user_id: str, platform: str, priority: int, seq: int,
-               cap: int) -> int:
-        """Queue a job (idempotent); returns its 1-based position."""
-        return int(self._submit(args=[job_id, user_id, platform, score(priority, seq), cap]))
+               cap: int, model: str, announce: bool = True) -> tuple[int, int]:
+        """Queue a job (idempotent); returns its 1-based position and estimated seconds.
+        With ``announce``, the user's sockets hear ``job_queued`` from the same script."""
+        note = self.announcement(user_id=user_id, model=model, silent=not announce)
+        pos, eta = self._submit(args=[job_id, user_id, platform, score(priority, seq), cap,
+                                      *note.args()])
+        return int(pos), int(eta)
+
+    def announcement(self, *, user_id: str, model: str, silent: bool = False) -> Announce:
+        own, platform_avg = self.durations(model)
+        workers = max(1, self.workers_available(MODELS[model].platform))
+        channel = "" if silent else f"genova:events:{user_id}"
+        return Announce(channel, model, own, platform_avg, workers)
 
     def position(self, job_id: str) -> int | None:
         pos = self._position(args=[job_id])
         return int(pos) if pos else None
 
     # -- workers ------------------------------------------------------------------------
-    def claim(self, *, platform: str, worker_id: str, lease_ttl: float) -> Claim | None:
-        got = self._claim(args=[platform, worker_id, _now_ms() + int(lease_ttl * 1000)])
+    def claim(self, *, platform: str, worker_id: str, lease_ttl: float,
+              user_id: str | None = None) -> Claim | None:
+        """The next job of ``platform`` (only ``user_id``'s jobs when given)."""
+        deadline = _now_ms() + int(lease_ttl * 1000)
+        if user_id is None:
+            got = self._claim(args=[platform, worker_id, deadline])
+        else:
+            got = self._claim_user(args=[platform, user_id, worker_id, deadline])
         return Claim(got[0], got[1]) if got else None
 
     def heartbeat(self, *, job_id: str, lease: str, lease_ttl: float) -> bool:
@@ -81,8 +118,9 @@ class JobManager:
         """Remove a job from the live queue and free its slot. ``lease`` fences late calls."""
         return int(self._finish(args=[job_id, lease]))
 
-    def requeue(self, *, job_id: str, lease: str) -> int:
-        return int(self._requeue(args=[job_id, lease]))
+    def requeue(self, *, job_id: str, lease: str, user_id: str, model: str) -> int:
+        note = self.announcement(user_id=user_id, model=model)
+        return int(self._requeue(args=[job_id, lease, *note.args()]))
 
     def adopt_running(self, *, job_id: str, user_id: str, platform: str, priority: int,
                       seq: int, lease: str, worker_id: str, lease_ttl: float, cap: int) -> bool:
@@ -136,21 +174,21 @@ class JobManager:
         self.r.hset(key, field, f"{new:.3f}")
 
     def durations(self, model: str) -> tuple[float, float]:
-        """(this model's average, the platform's average) in seconds, defaults first."""
+        """(this model's average, its platform's average) in seconds. Before anything was
+        measured: the model's default, and the mean default of the platform's models."""
         platform = MODELS[model].platform
         own, plat = self.r.hmget("genova:durations", model, f"platform:{platform}")
-        default = float(MODELS[model].default_seconds)
-        return float(own or default), float(plat or own or default)
+        return (float(own) if own else float(MODELS[model].default_seconds),
+                float(plat) if plat else PLATFORM_DEFAULT_SECONDS[platform])
 
     def estimate(self, *, model: str, position: int | None) -> int | None:
         """Seconds until the result: the jobs ahead shared among the platform's live workers
         (at least one), then this job's own run time."""
         if position is None:
             return None
-        own, platform_avg = self.durations(model)
-        workers = max(1, self.workers_available(MODELS[model].platform))
-        rounds = (position - 1) // workers
-        return max(1, round(rounds * platform_avg + own))
+        note = self.announcement(user_id="", model=model, silent=True)
+        rounds = (position - 1) // note.workers
+        return max(1, math.floor(rounds * note.platform_seconds + note.own_seconds + 0.5))
 
 
 def platforms() -> list[str]:

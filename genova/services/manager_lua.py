@@ -20,9 +20,16 @@ PREAMBLE = """
 local P = 'genova:'
 local PLATFORMS = {'flow', 'freepik'}
 
-local function wake(p)
+-- Idle RQ workers block on wake:p; server processes hear 'ready' and 'moved' on the
+-- genova:queue channel (to hand jobs to waiting extensions and refresh queue positions).
+local function wake(p, u)
   redis.call('RPUSH', P..'wake:'..p, '1')
   redis.call('LTRIM', P..'wake:'..p, -256, -1)
+  redis.call('PUBLISH', P..'queue', 'ready|'..p..'|'..u)
+end
+
+local function moved(p)
+  redis.call('PUBLISH', P..'queue', 'moved|'..p)
 end
 
 local function make_ready(job, p, u, s)
@@ -31,7 +38,7 @@ local function make_ready(job, p, u, s)
   redis.call('ZADD', P..'uready:'..u, s, job)
   redis.call('ZADD', P..'uactive:'..u, s, job)
   redis.call('HSET', P..'job:'..job, 'st', 'ready')
-  wake(p)
+  wake(p, u)
 end
 
 local function make_held(job, p, u, s)
@@ -82,10 +89,30 @@ local function position(job)
   return false
 end
 
+-- Publish job_queued on the user's event channel from inside the script that queued the
+-- job, so that it always precedes the job_started of whoever claims it next.
+-- a: ARGV offset of channel, model, own seconds, platform seconds, workers
+local function announce(job, a, requeued)
+  local pos = position(job)
+  local eta = false
+  if pos then
+    local rounds = math.floor((pos - 1) / tonumber(ARGV[a + 4]))
+    eta = math.max(1, math.floor(rounds * tonumber(ARGV[a + 3]) + tonumber(ARGV[a + 2]) + 0.5))
+  end
+  if ARGV[a] ~= '' then
+    local event = {type = 'job_queued', jobId = job, queuePosition = pos, estimatedTime = eta,
+                   model = ARGV[a + 1]}
+    if requeued then event['requeued'] = true end
+    redis.call('PUBLISH', ARGV[a], cjson.encode(event))
+  end
+  return {pos, eta}
+end
+
 local function forget(job)
-  local m = redis.call('HMGET', P..'job:'..job, 'u', 'p')
+  local m = redis.call('HMGET', P..'job:'..job, 'u', 'p', 'st')
   if not m[1] then return nil end
   local u, p = m[1], m[2]
+  if m[3] ~= 'running' then moved(p) end
   redis.call('ZREM', P..'ready:'..p, job)
   redis.call('ZREM', P..'held:'..p..':'..u, job)
   redis.call('ZREM', P..'uready:'..u, job)
@@ -96,17 +123,22 @@ local function forget(job)
 end
 """
 
-# ARGV: job, user, platform, score, cap -> position (idempotent: an existing job keeps its place)
+# ARGV: job, user, platform, score, cap, then the announce arguments (channel or '', model,
+# own seconds, platform seconds, workers) -> {position, estimate}. Idempotent: a job
+# already queued keeps its place (and is not announced again).
 SUBMIT = PREAMBLE + """
 local job, u, p, s = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 redis.call('SET', P..'cap:'..u, ARGV[5])
-if redis.call('EXISTS', P..'job:'..job) == 0 then
+if redis.call('EXISTS', P..'job:'..job) == 1 then
+  ARGV[6] = ''
+else
   redis.call('HSET', P..'job:'..job, 'u', u, 'p', p, 's', ARGV[4], 'st', 'held')
   redis.call('ZADD', P..'held:'..p..':'..u, s, job)
   rebalance(u, job, s)
   promote(u)
+  moved(p)
 end
-return position(job)
+return announce(job, 6, false)
 """
 
 # ARGV: job -> position or false
@@ -114,19 +146,35 @@ POSITION = PREAMBLE + """
 return position(ARGV[1])
 """
 
+CLAIM_COMMON = """
+local function run(job, p, worker, deadline)
+  local u = redis.call('HGET', P..'job:'..job, 'u')
+  redis.call('ZREM', P..'ready:'..p, job)
+  redis.call('ZREM', P..'uready:'..u, job)
+  local lease = tostring(redis.call('INCR', P..'lease_seq'))
+  redis.call('HSET', P..'job:'..job, 'st', 'running', 'lease', lease, 'w', worker)
+  redis.call('ZADD', P..'leases', deadline, job)
+  moved(p)
+  return {job, lease}
+end
+"""
+
 # ARGV: platform, worker, deadline_ms -> {job, lease} or false
-CLAIM = PREAMBLE + """
-local p = ARGV[1]
-local popped = redis.call('ZPOPMIN', P..'ready:'..p)
-if not popped[1] then return false end
-local job = popped[1]
-local u = redis.call('HGET', P..'job:'..job, 'u')
-if not u then return false end
-redis.call('ZREM', P..'uready:'..u, job)
-local lease = tostring(redis.call('INCR', P..'lease_seq'))
-redis.call('HSET', P..'job:'..job, 'st', 'running', 'lease', lease, 'w', ARGV[2])
-redis.call('ZADD', P..'leases', ARGV[3], job)
-return {job, lease}
+CLAIM = PREAMBLE + CLAIM_COMMON + """
+local top = redis.call('ZRANGE', P..'ready:'..ARGV[1], 0, 0)
+if not top[1] then return false end
+return run(top[1], ARGV[1], ARGV[2], ARGV[3])
+"""
+
+# ARGV: platform, user, worker, deadline_ms -> the user's best ready job of that platform.
+# A user's ready jobs number at most their plan's concurrency cap, so this loop is short.
+CLAIM_USER = PREAMBLE + CLAIM_COMMON + """
+for _, job in ipairs(redis.call('ZRANGE', P..'uready:'..ARGV[2], 0, -1)) do
+  if redis.call('HGET', P..'job:'..job, 'p') == ARGV[1] then
+    return run(job, ARGV[1], ARGV[3], ARGV[4])
+  end
+end
+return false
 """
 
 # ARGV: job, lease ('' = any) -> 1 done, 0 unknown job, -1 lease mismatch (fenced)
@@ -139,7 +187,8 @@ promote(u)
 return 1
 """
 
-# ARGV: job, lease -> 1 back in line with its original score, 0 unknown, -1 fenced
+# ARGV: job, lease, then the announce arguments -> 1 back in line with its original score,
+# 0 unknown, -1 fenced
 REQUEUE = PREAMBLE + """
 local job, lease = ARGV[1], ARGV[2]
 local m = redis.call('HMGET', P..'job:'..job, 'u', 'p', 's', 'lease')
@@ -148,8 +197,10 @@ if m[4] ~= lease then return -1 end
 redis.call('ZREM', P..'leases', job)
 redis.call('HDEL', P..'job:'..job, 'lease', 'w')
 make_held(job, m[2], m[1], tonumber(m[3]))
+moved(m[2])
 rebalance(m[1], job, tonumber(m[3]))
 promote(m[1])
+announce(job, 3, true)
 return 1
 """
 

@@ -1,0 +1,91 @@
+"""The two WebSockets: ``/ws/user`` (a user's live events) and ``/ws/extension`` (remote
+workers). Both authenticate from the query string, since browsers cannot set headers.
+
+Refusals close the socket with a clear reason: 4401 (no or bad credentials), 4403 (the
+credential does not match ``userId`` or ``extensionType``), 4400 (bad parameters).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, current_app, request
+
+from genova.api.auth import skip_identify, user_from_credentials
+from genova.catalog import PLATFORMS
+from genova.errors import GenovaError
+from genova.extensions import db, sock
+from genova.realtime.extension import ExtensionSession
+from genova.realtime.hub import hub_for
+from genova.realtime.user import UserSession
+from genova.services import worker_tokens
+
+bp = Blueprint("ws", __name__)
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _user_from_query():
+    args = request.args
+    try:
+        user = user_from_credentials(api_key=args.get("apiKey"), bearer=args.get("token"))
+    except GenovaError as exc:
+        raise Refused(4401, f"unauthorized: {exc.details}") from None
+    if user is None:
+        raise Refused(4401, "unauthorized: pass token (a JWT) or apiKey in the query")
+    if args.get("userId") not in (None, user.id):
+        raise Refused(4403, "forbidden: userId does not match the credential")
+    return user
+
+
+def _refusing(handler):
+    @functools.wraps(handler)
+    def run(ws):
+        try:
+            handler(ws)
+        except Refused as refused:
+            ws.close(reason=refused.code, message=refused.reason)
+        finally:
+            db.session.remove()
+    return run
+
+
+@sock.route("/ws/user", bp=bp)
+@skip_identify
+@_refusing
+def user_socket(ws):
+    user = _user_from_query()
+    rt = current_app.extensions["genova"]
+    UserSession(ws, user.id).run(rt, hub_for(current_app._get_current_object()))
+
+
+def _extension_identity(platform: str):
+    token = request.args.get("token") or ""
+    if token.startswith(worker_tokens.TOKEN_PREFIX):
+        try:
+            worker = worker_tokens.authenticate_token(token)
+        except GenovaError as exc:
+            raise Refused(4401, f"unauthorized: {exc.details}") from None
+        if worker.platform != platform:
+            raise Refused(4403, f"forbidden: this worker token is for {worker.platform}")
+        return f"token:{worker.id}", None
+    user = _user_from_query()
+    return f"user:{user.id}", user.id
+
+
+@sock.route("/ws/extension", bp=bp)
+@skip_identify
+@_refusing
+def extension_socket(ws):
+    platform = request.args.get("extensionType")
+    if platform not in PLATFORMS:
+        raise Refused(4400, f"extensionType must be one of {', '.join(PLATFORMS)}")
+    identity, user_id = _extension_identity(platform)
+    app = current_app._get_current_object()
+    session = ExtensionSession(ws, rt=app.extensions["genova"], app=app, platform=platform,
+                               identity=identity, user_id=user_id)
+    session.run(hub_for(app))

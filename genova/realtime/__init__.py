@@ -1,0 +1,1 @@
+"""Real-time delivery: the per-process hub and the two WebSocket session kinds."""

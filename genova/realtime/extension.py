@@ -1,0 +1,227 @@
+"""``/ws/extension`` sessions: remote workers that claim jobs from the job manager.
+
+Protocol (docs/extension-protocol.md): the worker sends ``request_job``; the server
+remembers how many jobs it asked for and sends ``new_job`` as soon as one is claimable
+(woken by the hub, no polling). Progress, completion and failure come back on the socket;
+result files are uploaded first over HTTP. Every job the session holds is heartbeated
+while the worker keeps talking; when it goes silent or disconnects, its jobs are
+abandoned: back in line once, then failed and refunded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+
+from simple_websocket import ConnectionClosed
+
+from genova.extensions import db
+from genova.models import Job
+from genova.services import dispatch, uploads
+from genova.services.manager import Claim
+
+log = logging.getLogger(__name__)
+MAX_OUTSTANDING = 32
+
+
+class ExtensionSession:
+    def __init__(self, ws, *, rt, app, platform: str, identity: str, user_id: str | None):
+        self.ws, self.rt, self.app = ws, rt, app
+        self.platform, self.identity, self.user_id = platform, identity, user_id
+        self.worker_id = f"ext:{identity}:{uuid.uuid4().hex[:8]}"
+        self.send_lock = threading.Lock()
+        self.state_lock = threading.Lock()
+        self.outstanding = 0
+        self.held: dict[str, str] = {}  # job id -> lease
+        self.wakeup = threading.Event()
+        self.closed = threading.Event()
+        self.last_seen = time.monotonic()
+
+    # -- hub interface --------------------------------------------------------------------
+    def wants(self, platform: str, user_id: str) -> bool:
+        return platform == self.platform and self.user_id in (None, user_id) and \
+            self.outstanding > 0
+
+    def poke(self) -> None:
+        self.wakeup.set()
+
+    # -- io -----------------------------------------------------------------------------------
+    def send(self, message: dict) -> None:
+        with self.send_lock:
+            self.ws.send(json.dumps(message))
+
+    def run(self, hub) -> None:
+        self.send({"type": "welcome", "workerId": self.worker_id, "extensionType": self.platform,
+                   "scope": "user" if self.user_id else "pool",
+                   "heartbeatInterval": self.rt.settings.lease_ttl / 3})
+        hub.add_waiter(self)
+        feeder = threading.Thread(target=self._feed, daemon=True, name="extension-feed")
+        feeder.start()
+        try:
+            self._read_loop()
+        finally:
+            self.closed.set()
+            self.wakeup.set()
+            hub.remove_waiter(self)
+            feeder.join(timeout=5)
+            self._abandon_all()
+
+    def _read_loop(self) -> None:
+        timeout = self.rt.settings.lease_ttl
+        next_beat = time.monotonic() + timeout / 3
+        while True:
+            raw = self.ws.receive(timeout=1)
+            now = time.monotonic()
+            if raw is not None:
+                self.last_seen = now
+                self.handle(raw)
+            elif now - self.last_seen > timeout:
+                self.ws.close(reason=4408, message="no message for too long; jobs released")
+                return
+            if now >= next_beat:
+                self._heartbeat_all()
+                next_beat = now + timeout / 3
+
+    # -- job flow -------------------------------------------------------------------------------
+    def _feed(self) -> None:
+        """Hand out jobs while the worker has requests outstanding; sleep until poked."""
+        with self.app.app_context():
+            while not self.closed.is_set():
+                while self.outstanding > 0 and not self.closed.is_set() and self._give_one():
+                    pass
+                db.session.remove()
+                self.wakeup.wait(timeout=5)  # the hub wakes us; the timeout is a safety net
+                self.wakeup.clear()
+
+    def _give_one(self) -> bool:
+        claimed = dispatch.claim_next(self.rt, platform=self.platform, worker_id=self.worker_id,
+                                      user_id=self.user_id)
+        if claimed is None:
+            return False
+        claim = claimed[0]
+        job = db.session.get(Job, claim.job_id)
+        with self.state_lock:
+            self.outstanding -= 1
+            self.held[claim.job_id] = claim.lease
+        try:
+            self.send({"type": "new_job", "jobId": job.id, "lease": claim.lease,
+                       "job": self._describe(job)})
+        except (ConnectionClosed, OSError):
+            self.closed.set()  # _abandon_all puts it back
+        return True
+
+    def _describe(self, job: Job) -> dict:
+        refs = [f"data:image/png;base64,{base64.b64encode(self.rt.storage.read(r['path'])).decode()}"
+                for r in job.reference_images or []]
+        out = {"id": job.id, "type": job.type, "prompt": job.prompt, "model": job.model,
+               "settings": job.settings, "priority": job.priority, "seed": job.seq}
+        if refs:
+            out["referenceImages"] = {"mode": job.settings["referenceImages"]["mode"],
+                                      "images": refs}
+        return out
+
+    def _heartbeat_all(self) -> None:
+        for job_id, lease in list(self.held.items()):
+            if not dispatch.heartbeat(self.rt, Claim(job_id, lease)):
+                self.held.pop(job_id, None)
+                self._try_send({"type": "job_revoked", "jobId": job_id,
+                                "error": "the lease on this job was lost"})
+
+    def _abandon_all(self) -> None:
+        for job_id, lease in list(self.held.items()):
+            outcome = dispatch.abandon(self.rt, Claim(job_id, lease))
+            log.info("extension %s left; job %s %s", self.worker_id, job_id, outcome)
+        self.held.clear()
+
+    def _try_send(self, message: dict) -> None:
+        try:
+            self.send(message)
+        except (ConnectionClosed, OSError):
+            pass
+
+    # -- messages -------------------------------------------------------------------------------
+    def handle(self, raw) -> None:
+        try:
+            message = json.loads(raw)
+            kind = message["type"]
+        except (TypeError, ValueError, KeyError):
+            self._try_send({"type": "error", "error": "messages are JSON objects with a type"})
+            return
+        handler = getattr(self, f"on_{kind}", None)
+        if handler is None:
+            self._try_send({"type": "error", "error": f"unknown message type {kind!r}"})
+            return
+        handler(message)
+
+    def on_ping(self, message: dict) -> None:
+        self._try_send({"type": "pong"})
+
+    def on_request_job(self, message: dict) -> None:
+        count = message.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            self._try_send({"type": "error", "error": "count must be a positive integer"})
+            return
+        with self.state_lock:
+            self.outstanding = min(MAX_OUTSTANDING, self.outstanding + count)
+        self.wakeup.set()
+
+    def _held_claim(self, message: dict) -> Claim | None:
+        job_id = message.get("jobId")
+        lease = self.held.get(job_id) if isinstance(job_id, str) else None
+        if lease is None:
+            self._try_send({"type": "error", "jobId": job_id,
+                            "error": "this worker does not hold that job (lease lost?)"})
+            return None
+        return Claim(job_id, lease)
+
+    def on_job_progress(self, message: dict) -> None:
+        claim = self._held_claim(message)
+        progress = message.get("progress")
+        if claim is None or not isinstance(progress, (int, float)):
+            return
+        job = db.session.get(Job, claim.job_id)
+        ok = dispatch.progress(self.rt, claim, user_id=job.user_id, percent=int(progress),
+                               message=str(message.get("message", ""))[:200])
+        db.session.remove()
+        if not ok:
+            self._lost(claim)
+
+    def on_job_completed(self, message: dict) -> None:
+        claim = self._held_claim(message)
+        if claim is None:
+            return
+        files = uploads.uploaded(self.rt, claim)
+        if not files:
+            self._try_send({"type": "error", "jobId": claim.job_id,
+                            "error": "upload the results to /api/jobs/<id>/results first"})
+            return
+        done = dispatch.complete(self.rt, claim, files=files,
+                                 meta={"generator": f"extension:{self.identity}",
+                                       "worker": self.worker_id})
+        db.session.remove()
+        self._finished(claim, done, "completed")
+
+    def on_job_failed(self, message: dict) -> None:
+        claim = self._held_claim(message)
+        if claim is None:
+            return
+        error = str(message.get("error") or "the worker reported a failure")[:500]
+        done = dispatch.fail(self.rt, claim, error=error)
+        db.session.remove()
+        self._finished(claim, done, "failed")
+
+    def _finished(self, claim: Claim, done: bool, status: str) -> None:
+        self.held.pop(claim.job_id, None)
+        if done:
+            self._try_send({"type": "ack", "jobId": claim.job_id, "status": status})
+        else:
+            self._lost(claim)
+
+    def _lost(self, claim: Claim) -> None:
+        self.held.pop(claim.job_id, None)
+        self._try_send({"type": "job_revoked", "jobId": claim.job_id,
+                        "error": "the lease on this job was lost; the result was not accepted"})

@@ -1,0 +1,130 @@
+"""One hub per server process: listens to Redis pub/sub and fans out to local sockets.
+
+- ``genova:events:<user>``: a user's job events, sent to that user's sockets here.
+- ``genova:queue``: ``ready|<platform>|<user>`` (a job became claimable) wakes waiting
+  extensions; any message schedules a refresh of the live ``job_queued`` positions of the
+  users connected to this process.
+
+Events reach a socket whatever process it is attached to, because every process hears the
+same channels. The listener reconnects on its own after a Redis outage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import redis
+
+log = logging.getLogger(__name__)
+REFRESH_EVERY = 0.25  # seconds: live queue positions are recomputed at most this often
+
+
+class Hub:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.users: dict[str, set] = {}  # user id -> UserSession
+        self.waiters: set = set()  # ExtensionSession
+        self.started = False
+        self.refresh_needed = threading.Event()
+
+    def _runtime(self):
+        return self.app.extensions["genova"]
+
+    def ensure_started(self) -> None:
+        with self.lock:
+            if self.started:
+                return
+            self.started = True
+        threading.Thread(target=self._listen, daemon=True, name="genova-hub").start()
+        threading.Thread(target=self._refresher, daemon=True, name="genova-positions").start()
+
+    # -- registration ---------------------------------------------------------------------
+    def add_user(self, session) -> None:
+        self.ensure_started()
+        with self.lock:
+            self.users.setdefault(session.user_id, set()).add(session)
+
+    def remove_user(self, session) -> None:
+        with self.lock:
+            sessions = self.users.get(session.user_id, set())
+            sessions.discard(session)
+            if not sessions:
+                self.users.pop(session.user_id, None)
+
+    def add_waiter(self, session) -> None:
+        self.ensure_started()
+        with self.lock:
+            self.waiters.add(session)
+
+    def remove_waiter(self, session) -> None:
+        with self.lock:
+            self.waiters.discard(session)
+
+    def socket_count(self) -> int:
+        with self.lock:
+            return sum(len(s) for s in self.users.values())
+
+    # -- delivery ---------------------------------------------------------------------------
+    def _listen(self) -> None:
+        client = self._runtime().redis
+        while True:
+            try:
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.psubscribe("genova:events:*")
+                pubsub.subscribe("genova:queue")
+                for message in pubsub.listen():
+                    self._dispatch(message)
+            except redis.RedisError as exc:
+                log.warning("event listener lost Redis (%s); reconnecting", exc)
+                time.sleep(1)
+
+    def _dispatch(self, message: dict) -> None:
+        channel, data = message["channel"], message["data"]
+        if channel == "genova:queue":
+            self._on_queue(data)
+            return
+        user_id = channel.rsplit(":", 1)[1]
+        with self.lock:
+            targets = list(self.users.get(user_id, ()))
+        if targets:
+            parsed = json.loads(data)
+            for session in targets:
+                session.deliver(parsed, data)
+
+    def _on_queue(self, data: str) -> None:
+        kind, _, rest = data.partition("|")
+        if kind == "ready":
+            platform, _, user_id = rest.partition("|")
+            with self.lock:
+                targets = [w for w in self.waiters if w.wants(platform, user_id)]
+            for waiter in targets:
+                waiter.poke()
+        with self.lock:
+            if self.users:
+                self.refresh_needed.set()
+
+    def _refresher(self) -> None:
+        """Send ``job_queued`` to local sockets whose jobs moved, at most every 0.25 s."""
+        while True:
+            self.refresh_needed.wait()
+            self.refresh_needed.clear()
+            with self.lock:
+                sessions = [s for group in self.users.values() for s in group]
+            try:
+                with self.app.app_context():
+                    for session in sessions:
+                        session.refresh_positions(self._runtime())
+            except Exception as exc:  # noqa: BLE001 - keep the refresher alive
+                log.warning("queue position refresh failed: %s", exc)
+            time.sleep(REFRESH_EVERY)
+
+
+def hub_for(app) -> Hub:
+    hub = app.extensions.get("genova.hub")
+    if hub is None:
+        hub = app.extensions["genova.hub"] = Hub(app)
+    return hub

@@ -1,0 +1,243 @@
+"""``/ws/extension`` against real server processes: the worker protocol end to end."""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.helpers import get_user, set_user
+from tests.procs import ROOT, wait_until
+from tests.realtime import Socket, create_job, get_job, register, start_server, ws_url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, database_url, redis_url):
+    with start_server(tmp_path_factory.mktemp("server") / "var", database_url, redis_url) as s:
+        yield s
+
+
+_n = iter(range(10**6))
+
+
+@pytest.fixture
+def make_user(app, server):
+    def make(plan="business"):
+        data = register(server, f"ext-{next(_n)}@example.com")
+        set_user(app, data["user"]["id"], plan=plan,
+                 credits_remaining={"business": 10000, "free": 50}[plan])
+        return data
+    return make
+
+
+@pytest.fixture
+def pool_token(app):
+    def make(platform="flow"):
+        result = app.test_cli_runner().invoke(
+            args=["worker-token", "create", f"pool-{platform}", "--platform", platform])
+        assert result.exit_code == 0, result.output
+        return result.output.strip().splitlines()[-1]
+    return make
+
+
+def connect(server, token, platform="flow", **query):
+    sock = Socket(ws_url(server, "/ws/extension", token=token, extensionType=platform, **query))
+    welcome = sock.recv()
+    assert welcome["type"] == "welcome", welcome
+    return sock, welcome
+
+
+def png_bytes(size=(64, 36)):
+    buf = io.BytesIO()
+    Image.new("RGB", size, "teal").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def upload(server, token, job_id, lease, files=None):
+    parts = [("file", (f"r{i}.png", data, "image/png"))
+             for i, data in enumerate(files or [png_bytes()])]
+    return requests.post(f"{server.url}/api/jobs/{job_id}/results", files=parts, timeout=10,
+                         headers={"Authorization": f"Bearer {token}", "X-Lease": lease})
+
+
+def test_pool_worker_full_protocol(server, make_user, pool_token):
+    user, token = make_user(), pool_token()
+    watcher = Socket(ws_url(server, "/ws/user", token=user["accessToken"]))
+    watcher.recv()
+    worker, welcome = connect(server, token)
+    assert welcome["scope"] == "pool" and welcome["extensionType"] == "flow"
+    worker.send({"type": "request_job"})  # remembered: the job does not exist yet
+    job_id = create_job(server, user, count=2, aspectRatio="square")
+    offer = worker.recv()
+    assert offer["type"] == "new_job" and offer["jobId"] == job_id
+    assert offer["job"]["prompt"] == "a lighthouse at dusk" and offer["job"]["type"] == "image"
+    assert offer["job"]["settings"]["aspectRatio"] == "square"
+    worker.send({"type": "job_progress", "jobId": job_id, "progress": 40, "message": "halfway"})
+    assert upload(server, token, job_id, offer["lease"], [png_bytes(), png_bytes()]
+                  ).status_code == 201
+    worker.send({"type": "job_completed", "jobId": job_id})
+    assert worker.recv() == {"type": "ack", "jobId": job_id, "status": "completed"}
+    kinds = [m["type"] for m in watcher.until("job_completed", job_id)]
+    assert kinds == ["job_queued", "job_started", "job_progress", "job_completed"]
+    job = get_job(server, user, job_id)
+    assert job["status"] == "completed" and len(job["result_urls"]) == 2
+    image = requests.get(f"{server.url}/api/jobs/{job_id}/download?index=1",
+                         headers=user["headers"], timeout=10)
+    assert image.status_code == 200 and image.content == png_bytes()
+
+
+def test_user_scoped_worker_gets_only_its_users_jobs(server, make_user):
+    alice, bob = make_user(), make_user()
+    bobs = create_job(server, bob)
+    worker, welcome = connect(server, alice["accessToken"], userId=alice["user"]["id"])
+    assert welcome["scope"] == "user"
+    worker.send({"type": "request_job", "count": 2})
+    alices = create_job(server, alice)
+    offer = worker.recv()
+    assert offer["jobId"] == alices
+    assert get_job(server, bob, bobs)["status"] == "queued"
+
+
+def test_routing_by_platform(server, make_user, pool_token):
+    user = make_user()
+    freepik_job = create_job(server, user, model="freepik", aspectRatio="1:1")
+    flow_job = create_job(server, user)
+    flow_worker, _ = connect(server, pool_token("flow"))
+    flow_worker.send({"type": "request_job"})
+    assert flow_worker.recv()["jobId"] == flow_job
+    freepik_worker, _ = connect(server, pool_token("freepik"), platform="freepik")
+    freepik_worker.send({"type": "request_job"})
+    offer = freepik_worker.recv()
+    assert offer["jobId"] == freepik_job and offer["job"]["model"] == "freepik"
+    wrong = Socket(ws_url(server, "/ws/extension", token=pool_token("flow"),
+                          extensionType="freepik"))
+    assert wrong.close_reason()[0] == 4403
+    bad_type = Socket(ws_url(server, "/ws/extension", token=pool_token("flow"),
+                             extensionType="midjourney"))
+    assert bad_type.close_reason()[0] == 4400
+    garbage = Socket(ws_url(server, "/ws/extension", token="gwt_nope", extensionType="flow"))
+    assert garbage.close_reason()[0] == 4401
+
+
+def _statuses(app, ids):
+    """Read from the database: a free user's 10 requests a minute would not last the test."""
+    from genova.extensions import db
+    from genova.models import Job
+
+    with app.app_context():
+        return [db.session.get(Job, j).status for j in ids]
+
+
+def test_pool_worker_asking_for_more_respects_the_users_cap(app, server, make_user, pool_token):
+    user = make_user("free")  # two concurrent jobs
+    ids = [create_job(server, user) for _ in range(4)]
+    token = pool_token()
+    worker, _ = connect(server, token)
+    worker.send({"type": "request_job", "count": 4})
+    first, second = worker.recv(), worker.recv()
+    assert [first["jobId"], second["jobId"]] == ids[:2]
+    assert _statuses(app, ids) == ["processing", "processing", "queued", "queued"]
+    assert upload(server, token, first["jobId"], first["lease"]).status_code == 201
+    worker.send({"type": "job_completed", "jobId": first["jobId"]})
+    following = worker.until("new_job")
+    assert following[-1]["jobId"] == ids[2]  # the freed slot, and only that one
+    assert _statuses(app, ids) == ["completed", "processing", "processing", "queued"]
+
+
+def test_disconnect_requeues_once_then_fails_and_refunds(app, server, make_user, pool_token):
+    user, token = make_user(), pool_token()
+    job_id = create_job(server, user)
+    for attempt in (1, 2):
+        worker, _ = connect(server, token)
+        worker.send({"type": "request_job"})
+        assert worker.recv()["jobId"] == job_id
+        worker.close()  # mid-job
+        expected = "queued" if attempt == 1 else "failed"
+        wait_until(lambda s=expected: get_job(server, user, job_id)["status"] == s, 30)
+    job = get_job(server, user, job_id)
+    assert "stopped responding" in job["error_message"]
+    assert get_user(app, user["user"]["id"]).credits_remaining == 10000
+
+
+def test_a_silent_worker_is_closed_and_loses_its_job(server, make_user, pool_token):
+    user, token = make_user(), pool_token()
+    job_id = create_job(server, user)
+    worker, _ = connect(server, token)
+    worker.send({"type": "request_job"})
+    offer = worker.recv()
+    code, reason = worker.close_reason()  # we send nothing more: no pings
+    assert code == 4408 and "released" in reason
+    wait_until(lambda: get_job(server, user, job_id)["status"] == "queued", 30)
+    # the late worker is fenced off: its upload and its lease are dead
+    late = upload(server, token, job_id, offer["lease"])
+    assert late.status_code in (403, 409)
+
+
+def test_late_and_foreign_messages_are_rejected(server, make_user, pool_token):
+    user, token = make_user(), pool_token()
+    job_id = create_job(server, user)
+    holder, _ = connect(server, token)
+    holder.send({"type": "request_job"})
+    offer = holder.recv()
+    intruder, _ = connect(server, pool_token())
+    intruder.send({"type": "job_completed", "jobId": job_id})
+    assert intruder.recv()["type"] == "error"
+    intruder.send({"type": "job_failed", "jobId": job_id, "error": "sabotage"})
+    assert intruder.recv()["type"] == "error"
+    holder.send({"type": "job_completed", "jobId": job_id})  # nothing uploaded yet
+    assert "upload" in holder.recv()["error"]
+    assert get_job(server, user, job_id)["status"] == "processing"
+    holder.send({"type": "job_failed", "jobId": job_id, "error": "GPU melted"})
+    assert holder.recv()["status"] == "failed"
+    job = get_job(server, user, job_id)
+    assert job["status"] == "failed" and job["error_message"] == "GPU melted"
+    assert upload(server, token, job_id, offer["lease"]).status_code == 409
+
+
+def test_upload_authorization(server, make_user, pool_token):
+    owner, stranger = make_user(), make_user()
+    token = pool_token()
+    job_id = create_job(server, owner)
+    worker, _ = connect(server, token)
+    worker.send({"type": "request_job"})
+    lease = worker.recv()["lease"]
+    no_auth = requests.post(f"{server.url}/api/jobs/{job_id}/results", timeout=10,
+                            files=[("file", ("a.png", png_bytes(), "image/png"))])
+    assert no_auth.status_code == 401
+    assert upload(server, stranger["accessToken"], job_id, lease).status_code == 404
+    assert upload(server, owner["accessToken"], job_id, lease).status_code == 403
+    assert upload(server, pool_token(), job_id, lease).status_code == 403
+    assert upload(server, token, job_id, "999999").status_code == 409
+    text = upload(server, token, job_id, lease, [b"just some text"])
+    assert text.status_code == 400 and text.json()["field"] == "file"
+    assert upload(server, token, job_id, lease).status_code == 201
+
+
+def test_reference_extension_completes_real_jobs(tmp_path, server, make_user, pool_token):
+    import base64
+
+    user, token = make_user(), pool_token()
+    ref = "data:image/png;base64," + base64.b64encode(png_bytes((300, 300))).decode()
+    ids = [create_job(server, user, prompt=f"scene {i}") for i in range(3)]
+    ids.append(create_job(server, user, referenceImages={"images": [ref]}))
+    log = open(tmp_path / "extension.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "genova.extension", "--url", server.url,
+                             "--token", token, "--type", "flow", "--concurrency", "2"],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for job_id in ids:
+            wait_until(lambda j=job_id: get_job(server, user, j)["status"] == "completed", 60,
+                       lambda: (tmp_path / "extension.log").read_text()[-2000:])
+        image = requests.get(f"{server.url}/api/jobs/{ids[-1]}/download",
+                             headers=user["headers"], timeout=10)
+        with Image.open(io.BytesIO(image.content)) as img:
+            assert img.size == (1344, 756)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        log.close()

@@ -1,0 +1,118 @@
+"""``/ws/user`` against real server processes: auth, events, live positions, fan-out."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.helpers import set_user
+from tests.realtime import Socket, create_job, get_job, register, start_server, ws_url
+from tests.workers import claim_then_die
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, database_url, redis_url):
+    with start_server(tmp_path_factory.mktemp("server") / "var", database_url, redis_url) as s:
+        yield s
+
+
+@pytest.fixture
+def user(app, server):
+    data = register(server, f"sock-{id(app)}@example.com")
+    set_user(app, data["user"]["id"], plan="business", credits_remaining=10000)
+    return data
+
+
+def test_welcome_and_ping(server, user):
+    sock = Socket(ws_url(server, "/ws/user", token=user["accessToken"]))
+    assert sock.recv() == {"type": "welcome", "userId": user["user"]["id"]}
+    sock.send({"type": "ping"})
+    assert sock.recv() == {"type": "pong"}
+    sock.send({"type": "dance"})
+    assert sock.recv()["type"] == "error"
+
+
+def test_api_key_and_matching_user_id_are_accepted(server, user):
+    key = requests.post(server.url + "/api/keys", json={"name": "ws"}, headers=user["headers"],
+                        timeout=10).json()["key"]
+    sock = Socket(ws_url(server, "/ws/user", apiKey=key, userId=user["user"]["id"]))
+    assert sock.recv()["userId"] == user["user"]["id"]
+
+
+def test_auth_matrix(app, server, user):
+    from datetime import timedelta
+
+    from flask_jwt_extended import create_access_token
+
+    other = register(server, f"other-{id(app)}@example.com")
+    key = requests.post(server.url + "/api/keys", json={"name": "k"}, headers=user["headers"],
+                        timeout=10).json()
+    requests.delete(f"{server.url}/api/keys/{key['id']}", headers=user["headers"], timeout=10)
+    with app.app_context():
+        expired = create_access_token(identity=user["user"]["id"],
+                                      expires_delta=timedelta(seconds=-1))
+    uid = user["user"]["id"]
+    cases = [
+        ({}, 4401, "token"),
+        ({"userId": uid}, 4401, "token"),  # the documented userId alone is not proof
+        ({"token": "garbage"}, 4401, "not valid"),
+        ({"token": expired}, 4401, "expired"),
+        ({"token": user["refreshToken"]}, 4401, "refresh"),
+        ({"apiKey": key["key"]}, 4401, "revoked"),
+        ({"token": other["accessToken"], "userId": uid}, 4403, "userId"),
+    ]
+    for query, code, words in cases:
+        sock = Socket(ws_url(server, "/ws/user", **query))
+        got_code, reason = sock.close_reason()
+        assert (got_code, words in reason) == (code, True), (query, got_code, reason)
+
+
+def test_events_arrive_in_order_and_never_cross_users(app, server, user, settings):
+    other = register(server, f"spy-{id(app)}@example.com")
+    mine = Socket(ws_url(server, "/ws/user", token=user["accessToken"]))
+    spy = Socket(ws_url(server, "/ws/user", token=other["accessToken"]))
+    mine.recv(), spy.recv()
+    job_id = create_job(server, user)
+    queued = mine.recv()
+    assert queued["type"] == "job_queued" and queued["jobId"] == job_id
+    assert queued["queuePosition"] == 1 and queued["estimatedTime"] > 0
+    claim_then_die(settings)  # a worker takes it (and dies: fine for this test)
+    assert mine.until("job_started", job_id)[-1] == {"type": "job_started", "jobId": job_id}
+    spy.send({"type": "ping"})
+    assert spy.recv() == {"type": "pong"}  # nothing of the other user's came first
+
+
+def test_live_queue_positions(server, user, settings):
+    sock = Socket(ws_url(server, "/ws/user", token=user["accessToken"]))
+    sock.recv()
+    first, second = create_job(server, user), create_job(server, user)
+    assert sock.recv()["queuePosition"] == 1
+    assert sock.recv() == {"type": "job_queued", "jobId": second, "queuePosition": 2,
+                           "estimatedTime": sock_eta(server, user, second), "model": "imagen4"}
+    claim_then_die(settings)  # the first job leaves the queue
+    update = sock.until("job_queued", second)[-1]
+    assert update["queuePosition"] == 1
+    assert get_job(server, user, first)["status"] in ("processing", "queued")
+
+
+def sock_eta(server, user, job_id):
+    return get_job(server, user, job_id)["estimated_time"]
+
+
+def test_reconnect_gets_current_positions(server, user):
+    job_id = create_job(server, user)
+    sock = Socket(ws_url(server, "/ws/user", token=user["accessToken"]))
+    sock.recv()
+    snapshot = sock.recv()
+    assert snapshot["type"] == "job_queued" and snapshot["jobId"] == job_id
+    assert snapshot["queuePosition"] == get_job(server, user, job_id)["queue_position"]
+
+
+def test_events_cross_server_processes(tmp_path, server, user, database_url, redis_url):
+    with start_server(tmp_path / "second", database_url, redis_url) as second:
+        far = Socket(ws_url(second, "/ws/user", token=user["accessToken"]))
+        near = Socket(ws_url(server, "/ws/user", token=user["accessToken"]))
+        far.recv(), near.recv()
+        job_id = create_job(server, user)  # created through the first process
+        assert far.recv()["jobId"] == job_id
+        assert near.recv()["jobId"] == job_id
