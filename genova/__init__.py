@@ -92,6 +92,9 @@ def _tune_sqlite(engine) -> None:
     def _pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL never corrupts the database; a power cut may lose the last
+        # commits, which the queue rebuild and the lease sweep already tolerate.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -74,6 +74,7 @@ class Settings:
             max_request_bytes=_int(env, "GENOVA_MAX_REQUEST_BYTES", 25 * 1024 * 1024),
             max_upload_bytes=_int(env, "GENOVA_MAX_UPLOAD_BYTES", 200 * 1024 * 1024),
             anonymous_rate_limit=env.get("GENOVA_ANON_RATE_LIMIT") or "30 per minute",
+            rate_limits_enabled=_bool(env, "GENOVA_RATE_LIMITS", True),
         )
 
     def with_(self, **changes) -> Settings:

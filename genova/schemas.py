@@ -69,6 +69,9 @@ class JobOut(BaseModel):
     error_message: str | None = None
     queue_position: int | None = None
     estimated_time: int | None = None
+    generator: dict | None = Field(None, description="What made the results, e.g. the "
+                                   "built-in procedural renderer (not an AI model), and how "
+                                   "long it took.")
 
 
 class JobListQuery(Strict):

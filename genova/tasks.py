@@ -39,14 +39,16 @@ def generate(job_id: str, lease: str) -> dict:
     generator = for_model(job.model)
     with LeaseKeeper(rt, claim):
         try:
+            started = time.perf_counter()
             outputs = generator.generate(_request(rt, job),
                                          _progress_reporter(rt, claim, job.user_id))
+            seconds = time.perf_counter() - started
             files = [_store(rt, job, i, out, len(outputs)) for i, out in enumerate(outputs)]
         except Exception as exc:
             log.exception("job %s failed", job_id)
             dispatch.fail(rt, claim, error=_user_message(exc))
             raise  # RQ records it in its failed-job registry too
-    meta = {**generator.describe(), "files": [{"width": o.width, "height": o.height,
+    meta = {**generator.describe(), "seconds": round(seconds, 4), "files": [{"width": o.width, "height": o.height,
                                                "content_type": o.content_type}
                                               for o in outputs]}
     completed = dispatch.complete(rt, claim, files=files, meta=meta)

@@ -49,6 +49,8 @@ def job_out(job: Job, placement: Placement | None = None) -> dict:
         out["progress"] = job.progress
     if job.error_message:
         out["error_message"] = job.error_message
+    if job.result_meta:
+        out["generator"] = job.result_meta
     if placement is not None and placement.position is not None:
         out["queue_position"] = placement.position
         out["estimated_time"] = placement.estimated_time

@@ -51,13 +51,12 @@ class UserSession:
         """Send ``job_queued`` for each queued job whose position changed since last sent."""
         for job_id, entry in list(self.queued.items()):
             model, last = entry
-            position = rt.manager.position(job_id)
+            if model is None:
+                model = entry[0] = db.session.get(Job, job_id).model
+            position, eta = rt.manager.placement(job_id, model)
             if position is None or position == last:
                 continue
             entry[1] = position
-            if model is None:
-                model = entry[0] = db.session.get(Job, job_id).model
-            eta = rt.manager.estimate(model=model, position=position)
             self.send({"type": "job_queued", "jobId": job_id, "queuePosition": position,
                        "estimatedTime": eta, "model": model})
 

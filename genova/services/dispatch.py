@@ -41,18 +41,19 @@ def claim_next(rt: Runtime, *, platform: str, worker_id: str, user_id: str | Non
                                  lease_ttl=rt.settings.lease_ttl, user_id=user_id)
         if claim is None:
             return None
-        now = utcnow()
-        result = db.session.execute(
+        row = db.session.execute(
             update(Job)
             .where(Job.id == claim.job_id, Job.status == "queued")
-            .values(status="processing", started_at=now, progress=0,
+            .values(status="processing", started_at=utcnow(), progress=0,
                     attempts=Job.attempts + 1, lease_id=claim.lease, worker_id=worker_id)
-        )
+            .returning(Job.user_id, Job.type)
+            .execution_options(synchronize_session=False)
+        ).first()
         db.session.commit()
-        if result.rowcount:
-            job = db.session.get(Job, claim.job_id)
-            events.publish(rt.redis, job.user_id, {"type": "job_started", "jobId": job.id})
-            return claim, job.type
+        if row is not None:
+            events.publish(rt.redis, row.user_id, {"type": "job_started",
+                                                   "jobId": claim.job_id})
+            return claim, row.type
         rt.manager.finish(job_id=claim.job_id, lease=claim.lease)
     return None
 

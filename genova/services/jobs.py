@@ -57,6 +57,7 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placem
     debit and files), the caller gets a 503 and nothing is lost or charged.
     """
     job_id = new_id()
+    cap = user_cap(user_id)
     try:
         seq = rt.manager.next_seq(sql_floor=max_seq)
     except redis.RedisError as exc:
@@ -75,10 +76,10 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placem
         db.session.rollback()
         _delete_references(rt, user_id=user_id, job_id=job_id)
         raise
-    try:
-        pos, eta = rt.manager.submit(job_id=job_id, user_id=user_id, platform=job.platform,
-                                     priority=job.priority, seq=seq, cap=user_cap(user_id),
-                                     model=job.model)
+    try:  # spec values, not the committed row: reading those would reload it
+        pos, eta = rt.manager.submit(job_id=job_id, user_id=user_id, platform=spec.platform,
+                                     priority=spec.priority, seq=seq, cap=cap,
+                                     model=spec.model)
     except redis.RedisError as exc:
         _undo_creation(rt, job)
         raise _queue_unavailable(exc) from exc
@@ -99,13 +100,6 @@ def _undo_creation(rt: Runtime, job: Job) -> None:
     _delete_references(rt, user_id=job.user_id, job_id=job.id)
 
 
-def _estimate(rt: Runtime, model: str, pos: int | None) -> int | None:
-    try:
-        return rt.manager.estimate(model=model, position=pos)
-    except redis.RedisError:
-        return None
-
-
 def get_job(*, user_id: str, job_id: str) -> Job:
     """Another user's job is indistinguishable from a missing one."""
     job = db.session.get(Job, job_id) if is_id(job_id) else None
@@ -118,10 +112,9 @@ def placement(rt: Runtime, job: Job) -> Placement:
     if job.status != "queued":
         return Placement(None, None)
     try:
-        pos = rt.manager.position(job.id)
+        return Placement(*rt.manager.placement(job.id, job.model))
     except redis.RedisError:
         return Placement(None, None)
-    return Placement(pos, _estimate(rt, job.model, pos))
 
 
 def list_jobs(*, user_id: str, status: str | None, limit: int, offset: int

@@ -7,7 +7,6 @@ and can be rebuilt from SQL at any time (``services.maintenance``).
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,20 +32,6 @@ def score(priority: int, seq: int) -> int:
 
 
 @dataclass(frozen=True)
-class Announce:
-    """Who hears that a job was queued, and what its estimate is made of."""
-
-    channel: str  # the user's event channel, or "" for silence (rebuilds)
-    model: str
-    own_seconds: float
-    platform_seconds: float
-    workers: int
-
-    def args(self) -> list:
-        return [self.channel, self.model, self.own_seconds, self.platform_seconds, self.workers]
-
-
-@dataclass(frozen=True)
 class Claim:
     job_id: str
     lease: str
@@ -61,6 +46,9 @@ class JobManager:
         self.r = r
         self._submit = r.register_script(lua.SUBMIT)
         self._position = r.register_script(lua.POSITION)
+        self._placement = r.register_script(lua.PLACEMENT)
+        self._estimate = r.register_script(lua.ESTIMATE)
+        self._record = r.register_script(lua.RECORD)
         self._claim = r.register_script(lua.CLAIM)
         self._claim_user = r.register_script(lua.CLAIM_USER)
         self._finish = r.register_script(lua.FINISH)
@@ -85,16 +73,15 @@ class JobManager:
                cap: int, model: str, announce: bool = True) -> tuple[int, int]:
         """Queue a job (idempotent); returns its 1-based position and estimated seconds.
         With ``announce``, the user's sockets hear ``job_queued`` from the same script."""
-        note = self.announcement(user_id=user_id, model=model, silent=not announce)
+        channel = f"genova:events:{user_id}" if announce else ""
         pos, eta = self._submit(args=[job_id, user_id, platform, score(priority, seq), cap,
-                                      *note.args()])
+                                      channel, *_estimate_args(model)])
         return int(pos), int(eta)
 
-    def announcement(self, *, user_id: str, model: str, silent: bool = False) -> Announce:
-        own, platform_avg = self.durations(model)
-        workers = max(1, self.workers_available(MODELS[model].platform))
-        channel = "" if silent else f"genova:events:{user_id}"
-        return Announce(channel, model, own, platform_avg, workers)
+    def placement(self, job_id: str, model: str) -> tuple[int | None, int | None]:
+        """A queued job's position and estimated seconds (None, None when not queued)."""
+        pos, eta = self._placement(args=[job_id, *_estimate_args(model)])
+        return (int(pos), int(eta)) if pos else (None, None)
 
     def position(self, job_id: str) -> int | None:
         pos = self._position(args=[job_id])
@@ -119,8 +106,9 @@ class JobManager:
         return int(self._finish(args=[job_id, lease]))
 
     def requeue(self, *, job_id: str, lease: str, user_id: str, model: str) -> int:
-        note = self.announcement(user_id=user_id, model=model)
-        return int(self._requeue(args=[job_id, lease, *note.args()]))
+        """Back in line with its original score; the user hears ``job_queued``."""
+        return int(self._requeue(args=[job_id, lease, f"genova:events:{user_id}",
+                                       *_estimate_args(model)]))
 
     def adopt_running(self, *, job_id: str, user_id: str, platform: str, priority: int,
                       seq: int, lease: str, worker_id: str, lease_ttl: float, cap: int) -> bool:
@@ -164,14 +152,8 @@ class JobManager:
         return int(self.r.zcard(key))
 
     def record_duration(self, *, model: str, seconds: float) -> None:
-        """Exponentially weighted moving average of processing time, per model and platform."""
-        for field in (model, f"platform:{MODELS[model].platform}"):
-            self._ewma("genova:durations", field, seconds)
-
-    def _ewma(self, key: str, field: str, value: float) -> None:
-        old = self.r.hget(key, field)
-        new = value if old is None else (1 - EWMA_WEIGHT) * float(old) + EWMA_WEIGHT * value
-        self.r.hset(key, field, f"{new:.3f}")
+        """Exponentially weighted moving averages of processing time, per model and platform."""
+        self._record(args=[model, MODELS[model].platform, seconds, EWMA_WEIGHT])
 
     def durations(self, model: str) -> tuple[float, float]:
         """(this model's average, its platform's average) in seconds. Before anything was
@@ -182,13 +164,19 @@ class JobManager:
                 float(plat) if plat else PLATFORM_DEFAULT_SECONDS[platform])
 
     def estimate(self, *, model: str, position: int | None) -> int | None:
-        """Seconds until the result: the jobs ahead shared among the platform's live workers
-        (at least one), then this job's own run time."""
+        """Seconds until the result of a job at ``position``: the jobs ahead shared among the
+        platform's live workers (at least one), then this job's own run time."""
         if position is None:
             return None
-        note = self.announcement(user_id="", model=model, silent=True)
-        rounds = (position - 1) // note.workers
-        return max(1, math.floor(rounds * note.platform_seconds + note.own_seconds + 0.5))
+        return int(self._estimate(args=[model, MODELS[model].platform, position,
+                                        *_estimate_args(model)]))
+
+
+def _estimate_args(model: str) -> list:
+    """What the Lua ``estimate`` needs besides what Redis holds."""
+    platform = MODELS[model].platform
+    return [model, MODELS[model].default_seconds, PLATFORM_DEFAULT_SECONDS[platform],
+            _now_ms(), WORKER_FRESH_MS]
 
 
 def platforms() -> list[str]:

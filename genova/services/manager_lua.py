@@ -89,23 +89,38 @@ local function position(job)
   return false
 end
 
+-- Seconds until a job at position pos is done: the jobs ahead shared among the platform's
+-- live workers (at least one), at the platform's average, then this job at its model's.
+-- a: ARGV offset of model, own default, platform default, now ms, worker freshness ms
+local function estimate(pos, p, a)
+  local d = redis.call('HMGET', P..'durations', ARGV[a], 'platform:'..p)
+  local own = tonumber(d[1]) or tonumber(ARGV[a + 1])
+  local plat = tonumber(d[2]) or tonumber(ARGV[a + 2])
+  redis.call('ZREMRANGEBYSCORE', P..'workers:'..p, '-inf',
+             tonumber(ARGV[a + 3]) - tonumber(ARGV[a + 4]))
+  local workers = math.max(1, redis.call('ZCARD', P..'workers:'..p))
+  return math.max(1, math.floor(math.floor((pos - 1) / workers) * plat + own + 0.5))
+end
+
+local function placement(job, a)
+  local pos = position(job)
+  if not pos then return {false, false} end
+  local p = redis.call('HGET', P..'job:'..job, 'p')
+  return {pos, estimate(pos, p, a)}
+end
+
 -- Publish job_queued on the user's event channel from inside the script that queued the
 -- job, so that it always precedes the job_started of whoever claims it next.
--- a: ARGV offset of channel, model, own seconds, platform seconds, workers
+-- ARGV[a] is the channel ('' for silence), then the estimate arguments.
 local function announce(job, a, requeued)
-  local pos = position(job)
-  local eta = false
-  if pos then
-    local rounds = math.floor((pos - 1) / tonumber(ARGV[a + 4]))
-    eta = math.max(1, math.floor(rounds * tonumber(ARGV[a + 3]) + tonumber(ARGV[a + 2]) + 0.5))
-  end
+  local placed = placement(job, a + 1)
   if ARGV[a] ~= '' then
-    local event = {type = 'job_queued', jobId = job, queuePosition = pos, estimatedTime = eta,
-                   model = ARGV[a + 1]}
+    local event = {type = 'job_queued', jobId = job, queuePosition = placed[1],
+                   estimatedTime = placed[2], model = ARGV[a + 1]}
     if requeued then event['requeued'] = true end
     redis.call('PUBLISH', ARGV[a], cjson.encode(event))
   end
-  return {pos, eta}
+  return placed
 end
 
 local function forget(job)
@@ -124,7 +139,7 @@ end
 """
 
 # ARGV: job, user, platform, score, cap, then the announce arguments (channel or '', model,
-# own seconds, platform seconds, workers) -> {position, estimate}. Idempotent: a job
+# own default, platform default, now ms, worker freshness ms) -> {position, estimate}. Idempotent: a job
 # already queued keeps its place (and is not announced again).
 SUBMIT = PREAMBLE + """
 local job, u, p, s = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -144,6 +159,27 @@ return announce(job, 6, false)
 # ARGV: job -> position or false
 POSITION = PREAMBLE + """
 return position(ARGV[1])
+"""
+
+# ARGV: job, then the estimate arguments -> {position, estimate} or {false, false}
+PLACEMENT = PREAMBLE + """
+return placement(ARGV[1], 2)
+"""
+
+# ARGV: model, platform, position, then the estimate arguments -> seconds
+ESTIMATE = PREAMBLE + """
+return estimate(tonumber(ARGV[3]), ARGV[2], 4)
+"""
+
+# ARGV: model, platform, seconds, weight: moving averages of the model and the platform
+RECORD = """
+for _, field in ipairs({ARGV[1], 'platform:'..ARGV[2]}) do
+  local old = tonumber(redis.call('HGET', 'genova:durations', field))
+  local value = tonumber(ARGV[3])
+  if old then value = (1 - tonumber(ARGV[4])) * old + tonumber(ARGV[4]) * value end
+  redis.call('HSET', 'genova:durations', field, string.format('%.3f', value))
+end
+return 1
 """
 
 CLAIM_COMMON = """
