@@ -35,6 +35,8 @@ def gunicorn_options(settings: Settings) -> dict:
         "timeout": 60,
         "graceful_timeout": 10,
         "accesslog": "-",
+        # the path without the query string: sockets carry credentials in the query
+        "access_log_format": '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms',
         "errorlog": "-",
         "loglevel": "info",
         "control_socket_disable": True,  # one per host by default; would collide

@@ -175,7 +175,7 @@ def test_a_silent_worker_is_closed_and_loses_its_job(server, make_user, pool_tok
     wait_until(lambda: get_job(server, user, job_id)["status"] == "queued", 30)
     # the late worker is fenced off: its upload and its lease are dead
     late = upload(server, token, job_id, offer["lease"])
-    assert late.status_code in (403, 409)
+    assert late.status_code == 409 and late.json()["error"] == "Lease lost"
 
 
 def test_late_and_foreign_messages_are_rejected(server, make_user, pool_token):
@@ -241,3 +241,57 @@ def test_reference_extension_completes_real_jobs(tmp_path, server, make_user, po
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
         log.close()
+
+
+def test_bad_progress_and_results_are_refused_without_harm(server, make_user, pool_token):
+    user, token = make_user(), pool_token()
+    job_id = create_job(server, user, count=2)
+    worker, _ = connect(server, token)
+    worker.send({"type": "request_job"})
+    lease = worker.recv()["lease"]
+    worker.ws.send('{"type": "job_progress", "jobId": "%s", "progress": NaN}' % job_id)
+    assert "progress" in worker.recv()["error"]
+    worker.send({"type": "job_progress", "jobId": job_id, "progress": "half"})
+    assert worker.recv()["type"] == "error"
+    mp4 = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 32
+    wrong = upload(server, token, job_id, lease, [mp4])
+    assert wrong.status_code == 400 and "images" in wrong.json()["details"]
+    too_many = upload(server, token, job_id, lease, [png_bytes()] * 3)
+    assert too_many.status_code == 400 and "at most 2" in too_many.json()["details"]
+    assert upload(server, token, job_id, lease, [png_bytes()] * 2).status_code == 201
+    worker.send({"type": "ping"})
+    assert worker.recv() == {"type": "pong"}  # the socket survived all of it
+
+
+def test_revoking_a_worker_token_ends_its_sessions(app, server, make_user, pool_token):
+    user, token = make_user(), pool_token()
+    job_id = create_job(server, user)
+    worker, _ = connect(server, token)
+    worker.send({"type": "request_job"})
+    assert worker.recv()["jobId"] == job_id
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["worker-token", "list"]).output.splitlines()
+    assert len(listed) == 1 and "flow" in listed[0]  # this test's token, and only it
+    revoked = runner.invoke(args=["worker-token", "revoke", listed[0].split()[0]])
+    assert revoked.exit_code == 0
+    worker.send({"type": "ping"})
+    code, reason = worker.close_reason()
+    assert code == 4401 and "revoked" in reason
+    wait_until(lambda: get_job(server, user, job_id)["status"] == "queued", 30)
+
+
+def test_a_user_scoped_worker_may_use_an_api_key(server, make_user):
+    user = make_user()
+    key = requests.post(server.url + "/api/keys", json={"name": "worker"},
+                        headers=user["headers"], timeout=10).json()["key"]
+    job_id = create_job(server, user)
+    worker = Socket(ws_url(server, "/ws/extension", apiKey=key, extensionType="flow"))
+    assert worker.recv()["scope"] == "user"
+    worker.send({"type": "request_job"})
+    lease = worker.recv()["lease"]
+    uploaded = requests.post(f"{server.url}/api/jobs/{job_id}/results", timeout=10,
+                             files=[("file", ("a.png", png_bytes(), "image/png"))],
+                             headers={"X-API-Key": key, "X-Lease": lease})
+    assert uploaded.status_code == 201
+    worker.send({"type": "job_completed", "jobId": job_id})
+    assert worker.recv()["status"] == "completed"

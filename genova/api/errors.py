@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from genova.errors import GenovaError
@@ -36,8 +36,7 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         status = exc.code or 500
         if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            details = f"the request body exceeds the {limit} byte limit"
+            details = f"the request body exceeds the {request.max_content_length} byte limit"
         elif status == 429:
             details = f"rate limit exceeded: {exc.description}; retry after the Retry-After delay"
         else:

@@ -45,7 +45,11 @@ def serve(key: str):
 
 
 def _extension_caller() -> tuple[str, str | None]:
-    """(identity, user id or None) of the extension credential in ``Authorization``."""
+    """(identity, user id or None) of the extension's credential: the one it connected with
+    (a worker token or a user's access JWT as Bearer, or a user's API key)."""
+    if api_key := request.headers.get("X-API-Key"):
+        user = user_from_credentials(api_key=api_key, bearer=None)
+        return f"user:{user.id}", user.id
     token = bearer_token()
     if not token:
         raise Unauthorized("send the extension's credential as 'Authorization: Bearer ...'",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ import uuid
 from simple_websocket import ConnectionClosed
 
 from genova.extensions import db
-from genova.models import Job
+from genova.models import Job, WorkerToken
 from genova.services import dispatch, uploads
 from genova.services.manager import Claim
 
@@ -40,6 +41,14 @@ class ExtensionSession:
         self.wakeup = threading.Event()
         self.closed = threading.Event()
         self.last_seen = time.monotonic()
+
+    def credential_valid(self) -> bool:
+        """Pool tokens are re-checked while connected, so revoking one ends its sessions."""
+        if not self.identity.startswith("token:"):
+            return True
+        token = db.session.get(WorkerToken, self.identity.split(":", 1)[1])
+        db.session.remove()
+        return token is not None and token.revoked_at is None
 
     # -- hub interface --------------------------------------------------------------------
     def wants(self, platform: str, user_id: str) -> bool:
@@ -91,9 +100,15 @@ class ExtensionSession:
         """Hand out jobs while the worker has requests outstanding; sleep until poked."""
         with self.app.app_context():
             while not self.closed.is_set():
-                while self.outstanding > 0 and not self.closed.is_set() and self._give_one():
-                    pass
-                db.session.remove()
+                try:
+                    while self.outstanding > 0 and not self.closed.is_set() \
+                            and self._give_one():
+                        pass
+                except Exception:
+                    log.exception("feeding extension %s failed; retrying", self.worker_id)
+                    self.closed.wait(1)
+                finally:
+                    db.session.remove()
                 self.wakeup.wait(timeout=5)  # the hub wakes us; the timeout is a safety net
                 self.wakeup.clear()
 
@@ -104,12 +119,18 @@ class ExtensionSession:
             return False
         claim = claimed[0]
         job = db.session.get(Job, claim.job_id)
+        try:
+            described = self._describe(job)
+        except OSError:  # a stored reference image is gone: the job cannot run anywhere
+            dispatch.fail(self.rt, claim, error="generation failed: a stored file (such as a "
+                          "reference image) could not be read")
+            return True
         with self.state_lock:
             self.outstanding -= 1
             self.held[claim.job_id] = claim.lease
         try:
             self.send({"type": "new_job", "jobId": job.id, "lease": claim.lease,
-                       "job": self._describe(job)})
+                       "job": described})
         except (ConnectionClosed, OSError):
             self.closed.set()  # _abandon_all puts it back
         return True
@@ -125,6 +146,9 @@ class ExtensionSession:
         return out
 
     def _heartbeat_all(self) -> None:
+        if not self.credential_valid():
+            self.ws.close(reason=4401, message="unauthorized: the credential was revoked")
+            raise ConnectionClosed(4401, "revoked")
         for job_id, lease in list(self.held.items()):
             if not dispatch.heartbeat(self.rt, Claim(job_id, lease)):
                 self.held.pop(job_id, None)
@@ -180,8 +204,13 @@ class ExtensionSession:
 
     def on_job_progress(self, message: dict) -> None:
         claim = self._held_claim(message)
+        if claim is None:
+            return
         progress = message.get("progress")
-        if claim is None or not isinstance(progress, (int, float)):
+        if isinstance(progress, bool) or not isinstance(progress, (int, float)) \
+                or not math.isfinite(progress):
+            self._try_send({"type": "error", "jobId": claim.job_id,
+                            "error": "progress must be a number from 0 to 100"})
             return
         job = db.session.get(Job, claim.job_id)
         ok = dispatch.progress(self.rt, claim, user_id=job.user_id, percent=int(progress),

@@ -77,7 +77,10 @@ class Hub:
                 pubsub.psubscribe("genova:events:*")
                 pubsub.subscribe("genova:queue")
                 for message in pubsub.listen():
-                    self._dispatch(message)
+                    try:
+                        self._dispatch(message)
+                    except Exception:
+                        log.exception("could not deliver %r", message)
             except redis.RedisError as exc:
                 log.warning("event listener lost Redis (%s); reconnecting", exc)
                 time.sleep(1)
