@@ -63,7 +63,8 @@ def start_app(data_dir: Path, *, port: int, workers: int, credits: int, **env_ex
         key = requests.post(url + "/api/keys", json={"name": "bench"}, timeout=10, headers={
             "Authorization": f"Bearer {user['accessToken']}"}).json()["key"]
         redis_url = (data_dir / "redis" / "redis.url").read_text().strip()
-        _wait_for_workers(url, key, workers)
+        if workers:
+            _wait_for_workers(url, key, workers)
         yield BenchApp(url, key, redis_url, proc.pid)
     finally:
         proc.terminate()
