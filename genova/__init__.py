@@ -22,10 +22,11 @@ def _flask_config(settings: Settings, secret: str) -> dict:
         "MAX_CONTENT_LENGTH": settings.max_request_bytes,
         "RATELIMIT_STORAGE_URI": limiter_storage,
         "RATELIMIT_KEY_PREFIX": "genova-rl",
+        # a true sliding minute: no double burst across a window boundary
+        "RATELIMIT_STRATEGY": "moving-window",
         "RATELIMIT_ENABLED": settings.rate_limits_enabled,
         "JSON_SORT_KEYS": False,
-        # server pings detect dead TCP peers; the JSON ping/pong is the app-level heartbeat
-        "SOCK_SERVER_OPTIONS": {"ping_interval": 25},
+
     }
 
 

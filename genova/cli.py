@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from genova.catalog import PLANS
@@ -44,7 +44,9 @@ def create_user(email, password, name, plan):
 @click.argument("plan", type=click.Choice(list(PLANS)))
 def set_plan(email, plan):
     """Move a user to PLAN; this month's allowance follows the new plan."""
-    click.echo(f"updated {_describe(_run(lambda: accounts.set_plan(email=email, plan=plan)))}")
+    manager = current_app.extensions["genova"].manager  # None without a reachable Redis
+    user = _run(lambda: accounts.set_plan(email=email, plan=plan, manager=manager))
+    click.echo(f"updated {_describe(user)}")
 
 
 @user_group.command("credits")

@@ -65,6 +65,8 @@ class GenovaWorker(SimpleWorker):
         return None
 
     def _claim_into_rq(self) -> bool:
+        """Platforms take turns going first, so one busy platform cannot starve the other."""
+        self.platforms = self.platforms[1:] + self.platforms[:1]
         for platform in self.platforms:
             claimed = dispatch.claim_next(self.rt, platform=platform, worker_id=self.name)
             if claimed is None:

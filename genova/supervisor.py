@@ -105,7 +105,7 @@ class Supervisor:
         self._stop_children()
         return 0
 
-    def _stop_children(self, grace: float = 15) -> None:
+    def _stop_children(self, grace: float = 60) -> None:
         running = [c.proc for c in self.children if c.proc and c.proc.poll() is None]
         for proc in running:
             proc.terminate()  # RQ: warm shutdown, the current job finishes first

@@ -10,6 +10,7 @@ import threading
 import time
 
 from flask import current_app
+from rq import get_current_job
 
 from genova.extensions import db
 from genova.generators import GenerationRequest
@@ -37,7 +38,7 @@ def generate(job_id: str, lease: str) -> dict:
     if job is None or job.lease_id != lease or job.status != "processing":
         return {"skipped": "the job is no longer held by this lease"}
     generator = for_model(job.model)
-    with LeaseKeeper(rt, claim):
+    with LeaseKeeper(rt, claim, job.platform):
         try:
             started = time.perf_counter()
             outputs = generator.generate(_request(rt, job),
@@ -95,17 +96,28 @@ def _progress_reporter(rt, claim: Claim, user_id: str):
 
 
 class LeaseKeeper:
-    """Heartbeats the claim from a background thread while the job runs."""
+    """Heartbeats the claim (and the worker, for estimates) from a background thread while
+    the job runs."""
 
-    def __init__(self, rt, claim: Claim):
-        self.rt, self.claim = rt, claim
+    def __init__(self, rt, claim: Claim, platform: str):
+        self.rt, self.claim, self.platform = rt, claim, platform
+        self.app = current_app._get_current_object()
+        rq_job = get_current_job()
+        self.worker_name = rq_job.worker_name if rq_job is not None else None
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
 
     def _run(self) -> None:
+        with self.app.app_context():  # a re-adoption after a Redis restart reads SQL
+            self._beat()
+
+    def _beat(self) -> None:
         interval = max(0.2, self.rt.settings.lease_ttl / 3)
         while not self.stopped.wait(interval):
             try:
+                if self.worker_name:  # a busy worker still counts for estimates
+                    self.rt.manager.touch_worker(worker_id=self.worker_name,
+                                                 platforms=[self.platform])
                 if not dispatch.heartbeat(self.rt, self.claim):
                     log.warning("lease on %s lost; its result will be discarded",
                                 self.claim.job_id)

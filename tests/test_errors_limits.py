@@ -144,3 +144,12 @@ def test_text_no_database_can_store_is_400_not_500(client):
         _is_error(client.get(path, headers=user["headers"]), 404)
         _is_error(client.delete(path, headers=user["headers"]), 404)
     _is_error(client.delete("/api/keys/%00", headers=user["headers"]), 404)
+
+
+def test_odd_digits_in_links_are_refused_not_500(client):
+    user = register(client)
+    for query in ["expires=\u00b2&sig=" + "a" * 64, "expires=123&sig=\u00e9",
+                  "expires=99999999999999999999&sig=" + "a" * 64]:
+        _is_error(client.get(f"/files/generated/x/y/result.png?{query}"), 403)
+    _is_error(client.get("/api/jobs/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
+                         + "/download?index=\u00b2", headers=user["headers"]), 404)

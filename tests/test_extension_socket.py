@@ -249,7 +249,7 @@ def test_bad_progress_and_results_are_refused_without_harm(server, make_user, po
     worker, _ = connect(server, token)
     worker.send({"type": "request_job"})
     lease = worker.recv()["lease"]
-    worker.ws.send('{"type": "job_progress", "jobId": "%s", "progress": NaN}' % job_id)
+    worker.ws.send('{"type": "job_progress", "jobId": "' + job_id + '", "progress": NaN}')
     assert "progress" in worker.recv()["error"]
     worker.send({"type": "job_progress", "jobId": job_id, "progress": "half"})
     assert worker.recv()["type"] == "error"

@@ -197,3 +197,32 @@ def test_plan_concurrency_cap_holds_extra_jobs_without_blocking_others(app, clie
     statuses = [client.get(f"/api/jobs/{m['jobId']}", headers=free["headers"]).get_json()
                 ["status"] for m in mine]
     assert statuses == ["processing", "processing", "queued"]
+
+
+def test_a_running_job_survives_redis_losing_its_state(app, client, raw_redis):
+    from genova.services import dispatch
+
+    user = register(client, plan="business")
+    job_id = client.post("/api/jobs", json=job_body(), headers=user["headers"]).get_json()[
+        "jobId"]
+    with app.app_context():
+        rt = app.extensions["genova"]
+        claim, _ = dispatch.claim_next(rt, platform="flow", worker_id="w")
+        raw_redis.flushdb()
+        assert dispatch.heartbeat(rt, claim) is True  # re-adopted from SQL
+        assert rt.manager.heartbeat(job_id=job_id, lease=claim.lease, lease_ttl=30) == 1
+        assert dispatch.complete(rt, claim, files=[]) is True
+
+
+def test_a_plan_change_reaches_queued_jobs(app, client):
+    from genova.services import dispatch
+
+    user = register(client)  # free: two at a time
+    ids = [client.post("/api/jobs", json=job_body(), headers=user["headers"]).get_json()[
+        "jobId"] for _ in range(3)]
+    result = app.test_cli_runner().invoke(args=["user", "plan", user["email"], "starter"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        rt = app.extensions["genova"]
+        claimed = [dispatch.claim_next(rt, platform="flow", worker_id="w") for _ in range(3)]
+    assert [c[0].job_id for c in claimed] == ids  # the third no longer waits for a slot

@@ -82,9 +82,9 @@ def test_a_better_job_from_a_capped_user_takes_the_slot(manager):
 def test_finish_and_heartbeat_are_fenced_by_the_lease(manager):
     submit(manager, "j")
     claim = manager.claim(platform="flow", worker_id="w", lease_ttl=30)
-    assert manager.heartbeat(job_id="j", lease="999", lease_ttl=30) is False
+    assert manager.heartbeat(job_id="j", lease="999", lease_ttl=30) == 0
     assert manager.finish(job_id="j", lease="999") == -1
-    assert manager.heartbeat(job_id="j", lease=claim.lease, lease_ttl=30) is True
+    assert manager.heartbeat(job_id="j", lease=claim.lease, lease_ttl=30) == 1
     assert manager.requeue(job_id="j", lease=claim.lease, user_id="u1", model="imagen4") == 1
     assert manager.finish(job_id="j", lease=claim.lease) == -1  # the old lease is dead
     again = manager.claim(platform="flow", worker_id="w2", lease_ttl=30)
@@ -174,3 +174,37 @@ def test_estimates_follow_measured_durations_and_live_workers(manager):
     assert manager.estimate(model="imagen4", position=5) == 2 * 4 + 4  # two share the queue
     manager.drop_worker(worker_id="w2", platforms=["flow"])
     assert manager.estimate(model="imagen4", position=5) == 4 * 4 + 4
+
+
+def test_leases_stay_unique_after_redis_loses_its_state(manager, raw_redis):
+    submit(manager, "j")
+    first = manager.claim(platform="flow", worker_id="w1", lease_ttl=30)
+    raw_redis.flushdb()
+    assert manager.heartbeat(job_id="j", lease=first.lease, lease_ttl=30) == -1  # unknown
+    manager.next_seq(sql_floor=lambda: 0)
+    submit(manager, "j")  # the rebuild re-queues it
+    second = manager.claim(platform="flow", worker_id="w2", lease_ttl=30)
+    assert second.job_id == "j" and second.lease != first.lease
+    assert manager.finish(job_id="j", lease=first.lease) == -1
+
+
+def test_adopting_running_jobs_enforces_the_cap(manager):
+    submit(manager, "q1", user="u", cap=2)
+    submit(manager, "q2", user="u", cap=2)
+    for job in ("r1", "r2"):  # found running in SQL after a restart
+        manager.adopt_running(job_id=job, user_id="u", platform="flow", priority=0, seq=0,
+                              lease=f"lease-{job}", worker_id="w", lease_ttl=30, cap=2)
+    assert drain(manager) == []  # the two running jobs fill the slots
+    assert manager.position("q1") == 1  # held, first in line for the user
+    manager.finish(job_id="r1", lease="lease-r1")
+    assert drain(manager) == ["q1"]
+
+
+def test_a_plan_change_applies_to_queued_jobs_at_once(manager):
+    for job in ("a", "b", "c", "d"):
+        submit(manager, job, user="u", cap=4)
+    manager.set_cap(user_id="u", cap=1)  # downgrade: only one may be ready
+    first = manager.claim(platform="flow", worker_id="w", lease_ttl=30)
+    assert first.job_id == "a" and drain(manager) == []
+    manager.set_cap(user_id="u", cap=3)  # upgrade: two more become claimable
+    assert drain(manager) == ["b", "c"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, redirect, request, send_file
 
 from genova.api.auth import bearer_token, current_user, skip_identify, user_from_credentials
@@ -19,7 +21,7 @@ def _rt():
 
 def _index() -> int:
     raw = request.args.get("index", "0")
-    if not raw.isdigit():
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
         raise ValidationError("index must be a non-negative integer", field="index")
     return int(raw)
 

@@ -68,6 +68,7 @@ class ExtensionSession:
                    "scope": "user" if self.user_id else "pool",
                    "heartbeatInterval": self.rt.settings.lease_ttl / 3})
         hub.add_waiter(self)
+        self.rt.manager.touch_worker(worker_id=self.worker_id, platforms=[self.platform])
         feeder = threading.Thread(target=self._feed, daemon=True, name="extension-feed")
         feeder.start()
         try:
@@ -78,6 +79,7 @@ class ExtensionSession:
             hub.remove_waiter(self)
             feeder.join(timeout=5)
             self._abandon_all()
+            self.rt.manager.drop_worker(worker_id=self.worker_id, platforms=[self.platform])
 
     def _read_loop(self) -> None:
         timeout = self.rt.settings.lease_ttl
@@ -149,6 +151,7 @@ class ExtensionSession:
         if not self.credential_valid():
             self.ws.close(reason=4401, message="unauthorized: the credential was revoked")
             raise ConnectionClosed(4401, "revoked")
+        self.rt.manager.touch_worker(worker_id=self.worker_id, platforms=[self.platform])
         for job_id, lease in list(self.held.items()):
             if not dispatch.heartbeat(self.rt, Claim(job_id, lease)):
                 self.held.pop(job_id, None)

@@ -29,18 +29,22 @@ class Hub:
         self.users: dict[str, set] = {}  # user id -> UserSession
         self.waiters: set = set()  # ExtensionSession
         self.started = False
+        self.subscribed = threading.Event()
         self.refresh_needed = threading.Event()
 
     def _runtime(self):
         return self.app.extensions["genova"]
 
-    def ensure_started(self) -> None:
+    def ensure_started(self, timeout: float = 5) -> None:
+        """Start listening, and wait until subscribed: an event published after a socket
+        registered must reach it."""
         with self.lock:
-            if self.started:
-                return
-            self.started = True
-        threading.Thread(target=self._listen, daemon=True, name="genova-hub").start()
-        threading.Thread(target=self._refresher, daemon=True, name="genova-positions").start()
+            start, self.started = not self.started, True
+        if start:
+            threading.Thread(target=self._listen, daemon=True, name="genova-hub").start()
+            threading.Thread(target=self._refresher, daemon=True,
+                             name="genova-positions").start()
+        self.subscribed.wait(timeout)
 
     # -- registration ---------------------------------------------------------------------
     def add_user(self, session) -> None:
@@ -73,15 +77,20 @@ class Hub:
         client = self._runtime().redis
         while True:
             try:
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub()
                 pubsub.psubscribe("genova:events:*")
                 pubsub.subscribe("genova:queue")
                 for message in pubsub.listen():
+                    if message["type"] not in ("message", "pmessage"):
+                        if message["type"] == "subscribe":  # confirmed after psubscribe
+                            self.subscribed.set()
+                        continue
                     try:
                         self._dispatch(message)
                     except Exception:
                         log.exception("could not deliver %r", message)
             except redis.RedisError as exc:
+                self.subscribed.clear()
                 log.warning("event listener lost Redis (%s); reconnecting", exc)
                 time.sleep(1)
 

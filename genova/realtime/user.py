@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 
 from simple_websocket import ConnectionClosed
@@ -17,18 +18,41 @@ FINAL = {"job_started", "job_completed", "job_failed", "job_cancelled"}
 
 
 class UserSession:
+    """One socket. Everything it sends goes through a bounded outbound queue drained by its
+    own writer, so a slow client never holds up the hub or any other socket; a client that
+    falls ``OUTBOX`` messages behind is disconnected (it can catch up over REST)."""
+
+    OUTBOX = 1000
+
     def __init__(self, ws, user_id: str):
         self.ws, self.user_id = ws, user_id
-        self.send_lock = threading.Lock()
+        self.outbox: queue.Queue = queue.Queue(maxsize=self.OUTBOX)
         self.queued: dict[str, list] = {}  # job id -> [model, last position sent]
 
     def send(self, message: dict | str) -> None:
         data = message if isinstance(message, str) else json.dumps(message)
         try:
-            with self.send_lock:
+            self.outbox.put_nowait(data)
+        except queue.Full:
+            log.warning("socket of %s is %d messages behind; closing it", self.user_id,
+                        self.OUTBOX)
+            self._close(4429, "too slow: fetch the current state over REST and reconnect")
+
+    def _close(self, code: int, reason: str) -> None:
+        try:
+            self.ws.close(reason=code, message=reason)
+        except Exception as exc:  # noqa: BLE001 - closed already, or the writer is mid-send
+            log.info("closing a slow socket of %s: %s", self.user_id, exc)
+
+    def _write(self) -> None:
+        while True:
+            data = self.outbox.get()
+            if data is None:
+                return
+            try:
                 self.ws.send(data)
-        except (ConnectionClosed, OSError):
-            pass  # the handler loop notices and cleans up
+            except (ConnectionClosed, OSError):
+                return
 
     def deliver(self, message: dict, raw: str) -> None:
         """An event for this user from the hub: track queued jobs, then forward it."""
@@ -61,7 +85,9 @@ class UserSession:
                        "estimatedTime": eta, "model": model})
 
     def run(self, rt, hub) -> None:
-        self.send({"type": "welcome", "userId": self.user_id})
+        writer = threading.Thread(target=self._write, daemon=True, name="user-socket-writer")
+        writer.start()
+        self.send({"type": "welcome", "userId": self.user_id})  # first in the outbox
         hub.add_user(self)
         try:
             self.snapshot(rt)
@@ -71,6 +97,10 @@ class UserSession:
                 self.handle(raw)
         finally:
             hub.remove_user(self)
+            try:
+                self.outbox.put_nowait(None)  # lets the writer finish
+            except queue.Full:
+                pass  # the writer ends when its next send fails on the closed socket
 
     def handle(self, raw) -> None:
         try:

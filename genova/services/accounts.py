@@ -110,14 +110,17 @@ def refresh_period(*, user_id: str, now: datetime | None = None) -> None:
     db.session.refresh(user)
 
 
-def set_plan(*, email: str, plan: str) -> User:
-    """Change plan; this month's allowance becomes the new plan's, less what was used."""
+def set_plan(*, email: str, plan: str, manager=None) -> User:
+    """Change plan; this month's allowance becomes the new plan's, less what was used. With
+    the job manager at hand, the new concurrency limit applies to queued jobs at once."""
     user = find_by_email(email)
     user.plan = check_plan(plan)
     user.credits_remaining = max(0, PLANS[plan].monthly_credits - user.credits_used)
     db.session.add(CreditEntry(user_id=user.id, delta=0, reason="plan_change",
                                balance_after=user.credits_remaining))
     db.session.commit()
+    if manager is not None:
+        manager.set_cap(user_id=user.id, cap=PLANS[plan].concurrent_jobs)
     return user
 
 

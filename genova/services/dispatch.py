@@ -16,6 +16,7 @@ from genova.extensions import db
 from genova.models import Job, utcnow
 from genova.runtime import Runtime
 from genova.services import credits, events
+from genova.services.jobs import user_cap
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,23 @@ def claim_next(rt: Runtime, *, platform: str, worker_id: str, user_id: str | Non
 
 
 def heartbeat(rt: Runtime, claim: Claim) -> bool:
-    """Extend the lease; False means the job is no longer ours."""
-    return rt.manager.heartbeat(job_id=claim.job_id, lease=claim.lease,
+    """Extend the lease; False means the job is no longer ours. If Redis lost the job (a
+    restart) but SQL still has it running under this lease, it is re-adopted."""
+    beat = rt.manager.heartbeat(job_id=claim.job_id, lease=claim.lease,
                                 lease_ttl=rt.settings.lease_ttl)
+    if beat >= 0:
+        return bool(beat)
+    job = db.session.get(Job, claim.job_id)
+    try:
+        if job is None or job.status != "processing" or job.lease_id != claim.lease:
+            return False
+        rt.manager.adopt_running(job_id=job.id, user_id=job.user_id, platform=job.platform,
+                                 priority=job.priority, seq=job.seq, lease=claim.lease,
+                                 worker_id=job.worker_id or "", lease_ttl=rt.settings.lease_ttl,
+                                 cap=user_cap(job.user_id))
+        return True
+    finally:
+        db.session.rollback()  # end the read transaction
 
 
 def _fenced(claim: Claim):

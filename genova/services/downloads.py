@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import mimetypes
+import re
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -50,8 +51,8 @@ def link_for_job(*, job: Job, index: int, secret: str, ttl: int) -> str:
 def resolve(*, storage: LocalStorage, secret: str, key: str, expires: str, sig: str
             ) -> tuple[Path, str]:
     """Check a signed link; returns the file path and its content type (403 otherwise)."""
-    if not expires.isdigit() or not sig:
-        raise Forbidden("the download link is incomplete", error="Invalid link")
+    if not re.fullmatch(r"[0-9]{1,12}", expires) or not re.fullmatch(r"[0-9a-f]{64}", sig):
+        raise Forbidden("the download link is incomplete or malformed", error="Invalid link")
     if not hmac.compare_digest(_signature(secret, key, int(expires)), sig):
         raise Forbidden("the download link is invalid or was altered", error="Invalid link")
     if int(expires) < time.time():

@@ -81,7 +81,7 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placem
                                      priority=spec.priority, seq=seq, cap=cap,
                                      model=spec.model)
     except redis.RedisError as exc:
-        _undo_creation(rt, job)
+        _undo_creation(rt, job_id=job_id, user_id=user_id)
         raise _queue_unavailable(exc) from exc
     return job, Placement(pos, eta)
 
@@ -91,13 +91,21 @@ def _delete_references(rt: Runtime, *, user_id: str, job_id: str) -> None:
     rt.storage.delete_prefix(f"references/{user_id}/{job_id}")
 
 
-def _undo_creation(rt: Runtime, job: Job) -> None:
-    db.session.execute(delete(CreditEntry).where(CreditEntry.job_id == job.id))
-    db.session.execute(update(User).where(User.id == job.user_id).values(
-        credits_remaining=User.credits_remaining + 1, credits_used=User.credits_used - 1))
-    db.session.execute(delete(Job).where(Job.id == job.id))
+def _undo_creation(rt: Runtime, *, job_id: str, user_id: str) -> None:
+    """Take back a creation the queue refused: only while nobody has touched the job."""
+    gone = db.session.execute(delete(Job).where(Job.id == job_id, Job.status == "queued",
+                                                Job.attempts == 0)).rowcount
+    if gone:
+        db.session.execute(delete(CreditEntry).where(CreditEntry.job_id == job_id))
+        db.session.execute(update(User).where(User.id == user_id).values(
+            credits_remaining=User.credits_remaining + 1, credits_used=User.credits_used - 1))
     db.session.commit()
-    _delete_references(rt, user_id=job.user_id, job_id=job.id)
+    if gone:
+        _delete_references(rt, user_id=user_id, job_id=job_id)
+        try:
+            rt.manager.finish(job_id=job_id)
+        except redis.RedisError:
+            log.warning("job %s was undone but may linger in the queue", job_id)
 
 
 def get_job(*, user_id: str, job_id: str) -> Job:

@@ -81,7 +81,7 @@ def rebuild_queue(rt: Runtime) -> tuple[int, int]:
     """Put back every queued or processing job that SQL has and Redis lost (a restart)."""
     rt.manager.next_seq(sql_floor=max_seq)  # re-seeds the sequence first if Redis is empty
     rebuilt = adopted = 0
-    for status in ("queued", "processing"):
+    for status in ("processing", "queued"):  # running jobs first: they hold slots
         for page in _active_pages(status):
             missing = [j for j, known in zip(page, rt.manager.known([j.id for j in page]),
                                              strict=True) if not known]

@@ -55,6 +55,7 @@ class JobManager:
         self._requeue = r.register_script(lua.REQUEUE)
         self._heartbeat = r.register_script(lua.HEARTBEAT)
         self._adopt = r.register_script(lua.ADOPT_RUNNING)
+        self._set_cap = r.register_script(lua.SET_CAP)
         self._expired = r.register_script(lua.EXPIRED)
         self._next_seq = r.register_script(lua.NEXT_SEQ)
         self._seed = r.register_script(lua.SEED)
@@ -70,13 +71,13 @@ class JobManager:
         return seq
 
     def submit(self, *, job_id: str, user_id: str, platform: str, priority: int, seq: int,
-               cap: int, model: str, announce: bool = True) -> tuple[int, int]:
+               cap: int, model: str, announce: bool = True) -> tuple[int | None, int | None]:
         """Queue a job (idempotent); returns its 1-based position and estimated seconds.
         With ``announce``, the user's sockets hear ``job_queued`` from the same script."""
         channel = f"genova:events:{user_id}" if announce else ""
         pos, eta = self._submit(args=[job_id, user_id, platform, score(priority, seq), cap,
                                       channel, *_estimate_args(model)])
-        return int(pos), int(eta)
+        return (int(pos), int(eta)) if pos else (None, None)  # None: already claimed
 
     def placement(self, job_id: str, model: str) -> tuple[int | None, int | None]:
         """A queued job's position and estimated seconds (None, None when not queued)."""
@@ -92,14 +93,19 @@ class JobManager:
               user_id: str | None = None) -> Claim | None:
         """The next job of ``platform`` (only ``user_id``'s jobs when given)."""
         deadline = _now_ms() + int(lease_ttl * 1000)
+        lease = uuid.uuid4().hex  # unique even after Redis loses its state
         if user_id is None:
-            got = self._claim(args=[platform, worker_id, deadline])
+            got = self._claim(args=[platform, worker_id, deadline, lease])
         else:
-            got = self._claim_user(args=[platform, user_id, worker_id, deadline])
+            got = self._claim_user(args=[platform, user_id, worker_id, deadline, lease])
         return Claim(got[0], got[1]) if got else None
 
-    def heartbeat(self, *, job_id: str, lease: str, lease_ttl: float) -> bool:
-        return bool(self._heartbeat(args=[job_id, lease, _now_ms() + int(lease_ttl * 1000)]))
+    def heartbeat(self, *, job_id: str, lease: str, lease_ttl: float) -> int:
+        """1 extended; 0 the lease is no longer ours; -1 Redis lost the job (re-adopt it)."""
+        return int(self._heartbeat(args=[job_id, lease, _now_ms() + int(lease_ttl * 1000)]))
+
+    def set_cap(self, *, user_id: str, cap: int) -> None:
+        self._set_cap(args=[user_id, cap])
 
     def finish(self, *, job_id: str, lease: str = "") -> int:
         """Remove a job from the live queue and free its slot. ``lease`` fences late calls."""

@@ -65,6 +65,18 @@ local function promote(u)
   end
 end
 
+-- Over the cap (it was lowered, or running jobs were re-adopted after a restart): the
+-- user's worst ready jobs go back to held until ready + running fit again.
+local function enforce_cap(u)
+  local cap = tonumber(redis.call('GET', P..'cap:'..u) or '1')
+  while redis.call('ZCARD', P..'uactive:'..u) > cap do
+    local worst = redis.call('ZRANGE', P..'uready:'..u, -1, -1, 'WITHSCORES')
+    if not worst[1] then return end
+    local wp = redis.call('HGET', P..'job:'..worst[1], 'p')
+    make_held(worst[1], wp, u, tonumber(worst[2]))
+  end
+end
+
 -- A better job arriving for a user at their cap swaps places with their worst ready job,
 -- so that a user's ready jobs are always their best ones.
 local function rebalance(u, job, s)
@@ -149,6 +161,7 @@ if redis.call('EXISTS', P..'job:'..job) == 1 then
 else
   redis.call('HSET', P..'job:'..job, 'u', u, 'p', p, 's', ARGV[4], 'st', 'held')
   redis.call('ZADD', P..'held:'..p..':'..u, s, job)
+  enforce_cap(u)
   rebalance(u, job, s)
   promote(u)
   moved(p)
@@ -183,11 +196,10 @@ return 1
 """
 
 CLAIM_COMMON = """
-local function run(job, p, worker, deadline)
+local function run(job, p, worker, deadline, lease)
   local u = redis.call('HGET', P..'job:'..job, 'u')
   redis.call('ZREM', P..'ready:'..p, job)
   redis.call('ZREM', P..'uready:'..u, job)
-  local lease = tostring(redis.call('INCR', P..'lease_seq'))
   redis.call('HSET', P..'job:'..job, 'st', 'running', 'lease', lease, 'w', worker)
   redis.call('ZADD', P..'leases', deadline, job)
   moved(p)
@@ -195,19 +207,20 @@ local function run(job, p, worker, deadline)
 end
 """
 
-# ARGV: platform, worker, deadline_ms -> {job, lease} or false
+# ARGV: platform, worker, deadline_ms, lease -> {job, lease} or false. The lease (a fencing
+# token) is made by the caller, unique across Redis restarts.
 CLAIM = PREAMBLE + CLAIM_COMMON + """
 local top = redis.call('ZRANGE', P..'ready:'..ARGV[1], 0, 0)
 if not top[1] then return false end
-return run(top[1], ARGV[1], ARGV[2], ARGV[3])
+return run(top[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 """
 
-# ARGV: platform, user, worker, deadline_ms -> the user's best ready job of that platform.
+# ARGV: platform, user, worker, deadline_ms, lease -> the user's best ready job there.
 # A user's ready jobs number at most their plan's concurrency cap, so this loop is short.
 CLAIM_USER = PREAMBLE + CLAIM_COMMON + """
 for _, job in ipairs(redis.call('ZRANGE', P..'uready:'..ARGV[2], 0, -1)) do
   if redis.call('HGET', P..'job:'..job, 'p') == ARGV[1] then
-    return run(job, ARGV[1], ARGV[3], ARGV[4])
+    return run(job, ARGV[1], ARGV[3], ARGV[4], ARGV[5])
   end
 end
 return false
@@ -240,8 +253,10 @@ announce(job, 3, true)
 return 1
 """
 
-# ARGV: job, lease, deadline_ms -> 1 extended, 0 the lease is no longer ours
+# ARGV: job, lease, deadline_ms -> 1 extended, 0 the lease is no longer ours, -1 Redis does
+# not know the job (it lost its state): the caller asks SQL and re-adopts
 HEARTBEAT = PREAMBLE + """
+if redis.call('EXISTS', P..'job:'..ARGV[1]) == 0 then return -1 end
 if redis.call('HGET', P..'job:'..ARGV[1], 'lease') ~= ARGV[2] then return 0 end
 redis.call('ZADD', P..'leases', 'XX', ARGV[3], ARGV[1])
 return 1
@@ -257,6 +272,15 @@ redis.call('HSET', P..'job:'..job, 'u', u, 'p', p, 's', ARGV[4], 'st', 'running'
            'lease', ARGV[5], 'w', ARGV[6])
 redis.call('ZADD', P..'uactive:'..u, ARGV[4], job)
 redis.call('ZADD', P..'leases', ARGV[7], job)
+enforce_cap(u)
+return 1
+"""
+
+# ARGV: user, cap -> 1. A plan change: demote or promote the user's jobs to the new cap.
+SET_CAP = PREAMBLE + """
+redis.call('SET', P..'cap:'..ARGV[1], ARGV[2])
+enforce_cap(ARGV[1])
+promote(ARGV[1])
 return 1
 """
 
