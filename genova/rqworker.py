@@ -52,6 +52,8 @@ class GenovaWorker(SimpleWorker):
         self.set_state(WorkerStatus.IDLE)
         while not self._stop_requested:
             self.heartbeat()
+            if self.should_run_maintenance_tasks:  # RQ's own registry clean-up, as usual
+                self.run_maintenance_tasks()
             if self.platforms:
                 self.rt.manager.touch_worker(worker_id=self.name, platforms=self.platforms)
             result = self.queue_class.dequeue_any(self._ordered_queues, None,
