@@ -183,7 +183,3 @@ def _estimate_args(model: str) -> list:
     platform = MODELS[model].platform
     return [model, MODELS[model].default_seconds, PLATFORM_DEFAULT_SECONDS[platform],
             _now_ms(), WORKER_FRESH_MS]
-
-
-def platforms() -> list[str]:
-    return list(PLATFORMS)
