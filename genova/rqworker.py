@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 import uuid
 
 import redis
@@ -51,20 +52,30 @@ class GenovaWorker(SimpleWorker):
         """Run what is on our RQ queues first; when idle, claim from the job manager."""
         self.set_state(WorkerStatus.IDLE)
         while not self._stop_requested:
-            self.heartbeat()
-            if self.should_run_maintenance_tasks:  # RQ's own registry clean-up, as usual
-                self.run_maintenance_tasks()
-            if self.platforms:
-                self.rt.manager.touch_worker(worker_id=self.name, platforms=self.platforms)
-            result = self.queue_class.dequeue_any(self._ordered_queues, None,
-                                                  connection=self.connection,
-                                                  job_class=self.job_class,
-                                                  serializer=self.serializer)
+            try:
+                result = self._next()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("Redis unavailable (%s); retrying in 1 s", exc)
+                time.sleep(1)  # a restarted Redis is rebuilt by the sweep; keep the worker
+                continue
             if result is not None:
                 return result
-            if not self._claim_into_rq():
-                self.rt.manager.wait_for_work(self.platforms or ["none"], IDLE_WAIT)
         return None
+
+    def _next(self):
+        """One round: RQ work on our queues, else a claim, else a short blocking wait."""
+        self.heartbeat()
+        if self.should_run_maintenance_tasks:  # RQ's own registry clean-up, as usual
+            self.run_maintenance_tasks()
+        if self.platforms:
+            self.rt.manager.touch_worker(worker_id=self.name, platforms=self.platforms)
+        result = self.queue_class.dequeue_any(self._ordered_queues, None,
+                                              connection=self.connection,
+                                              job_class=self.job_class,
+                                              serializer=self.serializer)
+        if result is None and not self._claim_into_rq():
+            self.rt.manager.wait_for_work(self.platforms or ["none"], IDLE_WAIT)
+        return result
 
     def _claim_into_rq(self) -> bool:
         """Platforms take turns going first, so one busy platform cannot starve the other."""
