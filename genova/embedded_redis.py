@@ -85,9 +85,11 @@ def read_running_url(data_dir: str | os.PathLike) -> str | None:
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: str | os.PathLike, *, binary: str | None = None):
+    def __init__(self, data_dir: str | os.PathLike, *, binary: str | None = None,
+                 port: int | None = None):
         self.redis_dir = Path(data_dir).resolve() / "redis"
         self.binary = binary
+        self.port = port  # None: a free one; a fixed port lets a restart keep the URL
         self.url: str | None = None
         self.proc: subprocess.Popen | None = None
         self._lock = threading.RLock()
@@ -137,9 +139,11 @@ class EmbeddedRedis:
 
     def _spawn(self, binary: str, timeout: float, last: bool) -> bool:
         """Start redis on a free port; False if that port got taken meanwhile."""
-        with socket.socket() as s:  # the kernel picks a free port; redis then binds it
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
+        port = self.port
+        if port is None:
+            with socket.socket() as s:  # the kernel picks a free port; redis then binds it
+                s.bind((HOST, 0))
+                port = s.getsockname()[1]
         log = self.redis_dir / "redis.log"
         args = [binary, "--port", str(port), "--bind", HOST, "--logfile", str(log)]
         args += ["--dir", str(self.redis_dir), "--save", "", "--appendonly", "no"]

@@ -184,3 +184,32 @@ def test_generator_crash_fails_and_refunds_and_rq_records_it(app, client, settin
     failed = [jid for q in Queue.all(connection=connection)
               for jid in FailedJobRegistry(queue=q).get_job_ids()]
     assert any(job_id in jid for jid in failed)
+
+
+def test_a_real_redis_restart_loses_nothing(tmp_path, app, client, settings):
+    """Stop the Redis that app and workers use, start an empty one on the same port, and
+    every job still completes: the sweep rebuilds the queue from SQL."""
+    from genova import create_app
+    from genova.embedded_redis import EmbeddedRedis
+    from tests.procs import free_port
+
+    port = free_port()
+    server = EmbeddedRedis(tmp_path / "own-redis", port=port)
+    url = server.start()
+    try:
+        own = settings.with_(redis_url=url)
+        api = create_app(own).test_client()
+        user = register(api, plan="business")
+        before = [_create(api, user, prompt=f"before {i}") for i in range(4)]
+        server.stop()
+        down = api.post("/api/jobs", json=job_body(), headers=user["headers"])
+        assert down.status_code == 503  # refused cleanly, nothing charged
+        server.start()  # empty, same port
+        after = _create(api, user, prompt="after")
+        with running_workers(own, concurrency=2):
+            for job_id in [*before, after]:
+                job = wait_for_status(api, user["headers"], job_id, {"completed", "failed"})
+                assert job["status"] == "completed", job
+        assert get_user(app, user["user"]["id"]).credits_remaining == 10000 - 5
+    finally:
+        server.stop()
