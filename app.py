@@ -38,16 +38,19 @@ def main() -> None:
         embedded = EmbeddedRedis(settings.data_dir)
         settings = settings.with_(redis_url=embedded.start())
         logging.getLogger("genova").info("embedded Redis at %s", settings.redis_url)
-    workers = None
+    workers, master = None, os.getpid()
     try:
         workers = start_workers(settings)
         from genova.server import serve
 
         serve(settings)
     finally:
-        stop_child(workers)
-        if embedded is not None:
-            embedded.stop()
+        # gunicorn's web workers are forks of this process and unwind through here when
+        # they exit: only the master owns the children.
+        if os.getpid() == master:
+            stop_child(workers)
+            if embedded is not None:
+                embedded.stop()
 
 
 def start_workers(settings: Settings):
@@ -60,15 +63,18 @@ def start_workers(settings: Settings):
                   "--concurrency", str(settings.embedded_workers)], env=env)
 
 
-def stop_child(proc, timeout: float = 20) -> None:
+def stop_child(proc, timeout: float = 70) -> None:
+    """SIGTERM, wait (workers finish their current job), then SIGKILL. gunicorn's master may
+    have reaped the child already: that counts as stopped."""
     if proc is None or proc.poll() is not None:
         return
-    proc.terminate()
     try:
+        proc.terminate()
         proc.wait(timeout)
+    except (ProcessLookupError, ChildProcessError):
+        return
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait()
 
 
 if __name__ == "__main__":

@@ -180,12 +180,18 @@ class EmbeddedRedis:
 
     @staticmethod
     def _terminate(proc: subprocess.Popen) -> None:
-        proc.terminate()
+        """Stop it; a child that another reaper (gunicorn's master) collected is stopped."""
         try:
+            proc.terminate()
             proc.wait(5)
+        except (ProcessLookupError, ChildProcessError):
+            return
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            try:
+                proc.wait()
+            except ChildProcessError:
+                pass
 
     def stop(self) -> None:
         with self._lock:

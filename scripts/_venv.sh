@@ -14,7 +14,7 @@ fi
 stamp=.venv/.genova-$(basename "$req").sha256
 want=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "installing $req into .venv (first run takes a minute or two)" >&2
+  echo "installing $req into .venv (the first time takes a minute or two)" >&2
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --progress-bar on -r "$req"
   echo "$want" > "$stamp"

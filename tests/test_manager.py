@@ -61,14 +61,26 @@ def test_a_capped_user_does_not_block_others(manager):
     assert drain(manager) == ["a3"]
 
 
-def test_cap_counts_across_platforms(manager):
+def test_cap_counts_running_jobs_across_platforms(manager):
     submit(manager, "flow1", user="u", cap=1)
     submit(manager, "pik1", user="u", platform="freepik", cap=1)
-    assert drain(manager, "freepik") == []
-    claim = manager.claim(platform="flow", worker_id="w", lease_ttl=30)
-    assert claim.job_id == "flow1"
-    manager.finish(job_id="flow1", lease=claim.lease)
-    assert drain(manager, "freepik") == ["pik1"]
+    assert manager.position("flow1") == 1 and manager.position("pik1") == 1
+    assert drain(manager, "freepik") == ["pik1"]  # the one slot is now taken...
+    assert drain(manager, "flow") == []  # ...so the flow job went back to waiting
+    claim = manager.r.hget("genova:job:pik1", "lease")
+    manager.finish(job_id="pik1", lease=claim)
+    assert drain(manager, "flow") == ["flow1"]
+
+
+def test_jobs_stuck_on_one_platform_do_not_block_the_other(manager):
+    """Freepik jobs with no Freepik worker around must not hold the user's Flow job back."""
+    submit(manager, "pik1", user="u", platform="freepik", cap=2)
+    submit(manager, "pik2", user="u", platform="freepik", cap=2)
+    submit(manager, "flow1", user="u", cap=2)
+    assert manager.position("flow1") == 1
+    assert drain(manager, "flow") == ["flow1"]
+    assert drain(manager, "freepik") == ["pik1"]  # one slot left: the better one
+    assert manager.position("pik2") == 1  # held until a slot frees
 
 
 def test_a_better_job_from_a_capped_user_takes_the_slot(manager):

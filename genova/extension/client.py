@@ -61,6 +61,8 @@ class Extension:
                 self.session()
                 delay = 1.0
             except (OSError, websocket.WebSocketException) as exc:
+                if self.stopping.is_set():
+                    break
                 log.warning("connection lost (%s); retrying in %.1fs", exc, delay)
             if self.stopping.wait(delay * random.uniform(0.8, 1.2)):
                 break

@@ -4,16 +4,20 @@ Keys (prefix ``genova:``), per platform ``p`` and user ``u``:
 
 - ``ready:p``      ZSET  jobs that may be claimed now, by score (priority desc, seq asc)
 - ``held:p:u``     ZSET  the user's jobs waiting for one of their concurrency slots
-- ``uready:u``     ZSET  the user's jobs in any ``ready:*``
-- ``uactive:u``    ZSET  the user's ready and running jobs: its size is the slots in use
+- ``uready:u:p``   ZSET  the user's jobs in ``ready:p``
+- ``urun:u``       ZSET  the user's running jobs, on any platform
 - ``cap:u``        STR   the user's concurrent-job limit
 - ``job:j``        HASH  u, p, s (score), st (held|ready|running), lease, w (worker)
 - ``leases``       ZSET  running jobs by lease deadline (ms): expired = worker lost
 - ``wake:p``       LIST  one token per job made ready; idle workers block on it
 - ``seq``, ``lease_seq``, ``epoch``
 
-A user's best waiting jobs are ready, up to their free slots; the rest are held and do not
-block anyone else. Every operation touches O(log n) entries: nothing scans the queue.
+On each platform, a user's best waiting jobs are ready up to the slots their running jobs
+leave free (``running + ready on p <= cap``); the rest are held and block nobody. Counting
+per platform means jobs waiting on a platform without workers never hold back the user's
+jobs elsewhere; when a claim fills a slot, the user's surplus ready jobs on the other
+platform go back to held, and a claim re-checks the cap, so running jobs never exceed it.
+Every operation touches O(log n) entries: nothing scans the queue.
 """
 
 PREAMBLE = """
@@ -32,60 +36,62 @@ local function moved(p)
   redis.call('PUBLISH', P..'queue', 'moved|'..p)
 end
 
+local function cap_of(u)
+  return tonumber(redis.call('GET', P..'cap:'..u) or '1')
+end
+
+-- slots in use on platform p: running anywhere, plus ready on p
+local function used(u, p)
+  return redis.call('ZCARD', P..'urun:'..u) + redis.call('ZCARD', P..'uready:'..u..':'..p)
+end
+
 local function make_ready(job, p, u, s)
   redis.call('ZREM', P..'held:'..p..':'..u, job)
   redis.call('ZADD', P..'ready:'..p, s, job)
-  redis.call('ZADD', P..'uready:'..u, s, job)
-  redis.call('ZADD', P..'uactive:'..u, s, job)
+  redis.call('ZADD', P..'uready:'..u..':'..p, s, job)
   redis.call('HSET', P..'job:'..job, 'st', 'ready')
   wake(p, u)
 end
 
 local function make_held(job, p, u, s)
   redis.call('ZREM', P..'ready:'..p, job)
-  redis.call('ZREM', P..'uready:'..u, job)
-  redis.call('ZREM', P..'uactive:'..u, job)
+  redis.call('ZREM', P..'uready:'..u..':'..p, job)
   redis.call('ZADD', P..'held:'..p..':'..u, s, job)
   redis.call('HSET', P..'job:'..job, 'st', 'held')
 end
 
--- Fill the user's free slots with their best held jobs, across platforms.
+-- Fill the user's free slots on every platform with their best held jobs there.
 local function promote(u)
-  local cap = tonumber(redis.call('GET', P..'cap:'..u) or '1')
-  while redis.call('ZCARD', P..'uactive:'..u) < cap do
-    local best, bestp, bests = nil, nil, nil
-    for _, p in ipairs(PLATFORMS) do
+  local cap = cap_of(u)
+  for _, p in ipairs(PLATFORMS) do
+    while used(u, p) < cap do
       local h = redis.call('ZRANGE', P..'held:'..p..':'..u, 0, 0, 'WITHSCORES')
-      if h[1] and (bests == nil or tonumber(h[2]) < bests) then
-        best, bestp, bests = h[1], p, tonumber(h[2])
-      end
+      if not h[1] then break end
+      make_ready(h[1], p, u, tonumber(h[2]))
     end
-    if not best then return end
-    make_ready(best, bestp, u, bests)
   end
 end
 
--- Over the cap (it was lowered, or running jobs were re-adopted after a restart): the
--- user's worst ready jobs go back to held until ready + running fit again.
+-- Over the cap (a claim filled a slot, the cap was lowered, or running jobs were re-adopted
+-- after a restart): the user's worst ready jobs go back to held until they fit again.
 local function enforce_cap(u)
-  local cap = tonumber(redis.call('GET', P..'cap:'..u) or '1')
-  while redis.call('ZCARD', P..'uactive:'..u) > cap do
-    local worst = redis.call('ZRANGE', P..'uready:'..u, -1, -1, 'WITHSCORES')
-    if not worst[1] then return end
-    local wp = redis.call('HGET', P..'job:'..worst[1], 'p')
-    make_held(worst[1], wp, u, tonumber(worst[2]))
+  local cap = cap_of(u)
+  for _, p in ipairs(PLATFORMS) do
+    while used(u, p) > cap do
+      local worst = redis.call('ZRANGE', P..'uready:'..u..':'..p, -1, -1, 'WITHSCORES')
+      if not worst[1] then break end
+      make_held(worst[1], p, u, tonumber(worst[2]))
+    end
   end
 end
 
--- A better job arriving for a user at their cap swaps places with their worst ready job,
--- so that a user's ready jobs are always their best ones.
-local function rebalance(u, job, s)
-  local cap = tonumber(redis.call('GET', P..'cap:'..u) or '1')
-  if redis.call('ZCARD', P..'uactive:'..u) < cap then return end
-  local worst = redis.call('ZRANGE', P..'uready:'..u, -1, -1, 'WITHSCORES')
+-- A better job arriving for a user at their cap on p swaps places with their worst ready
+-- job there, so that a user's ready jobs are always their best ones.
+local function rebalance(u, p, s)
+  if used(u, p) < cap_of(u) then return end
+  local worst = redis.call('ZRANGE', P..'uready:'..u..':'..p, -1, -1, 'WITHSCORES')
   if worst[1] and tonumber(worst[2]) > s then
-    local wp = redis.call('HGET', P..'job:'..worst[1], 'p')
-    make_held(worst[1], wp, u, tonumber(worst[2]))
+    make_held(worst[1], p, u, tonumber(worst[2]))
   end
 end
 
@@ -142,8 +148,8 @@ local function forget(job)
   if m[3] ~= 'running' then moved(p) end
   redis.call('ZREM', P..'ready:'..p, job)
   redis.call('ZREM', P..'held:'..p..':'..u, job)
-  redis.call('ZREM', P..'uready:'..u, job)
-  redis.call('ZREM', P..'uactive:'..u, job)
+  redis.call('ZREM', P..'uready:'..u..':'..p, job)
+  redis.call('ZREM', P..'urun:'..u, job)
   redis.call('ZREM', P..'leases', job)
   redis.call('DEL', P..'job:'..job)
   return u
@@ -162,7 +168,7 @@ else
   redis.call('HSET', P..'job:'..job, 'u', u, 'p', p, 's', ARGV[4], 'st', 'held')
   redis.call('ZADD', P..'held:'..p..':'..u, s, job)
   enforce_cap(u)
-  rebalance(u, job, s)
+  rebalance(u, p, s)
   promote(u)
   moved(p)
 end
@@ -196,12 +202,21 @@ return 1
 """
 
 CLAIM_COMMON = """
+-- Run job on p, unless its user already runs their cap (possible only in a race with a
+-- claim on the other platform): then it goes back to held and the caller tries the next.
 local function run(job, p, worker, deadline, lease)
-  local u = redis.call('HGET', P..'job:'..job, 'u')
+  local m = redis.call('HMGET', P..'job:'..job, 'u', 's')
+  local u, s = m[1], tonumber(m[2])
+  if redis.call('ZCARD', P..'urun:'..u) >= cap_of(u) then
+    make_held(job, p, u, s)
+    return false
+  end
   redis.call('ZREM', P..'ready:'..p, job)
-  redis.call('ZREM', P..'uready:'..u, job)
+  redis.call('ZREM', P..'uready:'..u..':'..p, job)
+  redis.call('ZADD', P..'urun:'..u, s, job)
   redis.call('HSET', P..'job:'..job, 'st', 'running', 'lease', lease, 'w', worker)
   redis.call('ZADD', P..'leases', deadline, job)
+  enforce_cap(u)
   moved(p)
   return {job, lease}
 end
@@ -210,18 +225,21 @@ end
 # ARGV: platform, worker, deadline_ms, lease -> {job, lease} or false. The lease (a fencing
 # token) is made by the caller, unique across Redis restarts.
 CLAIM = PREAMBLE + CLAIM_COMMON + """
-local top = redis.call('ZRANGE', P..'ready:'..ARGV[1], 0, 0)
-if not top[1] then return false end
-return run(top[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+for _ = 1, 100 do
+  local top = redis.call('ZRANGE', P..'ready:'..ARGV[1], 0, 0)
+  if not top[1] then return false end
+  local got = run(top[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+  if got then return got end
+end
+return false
 """
 
 # ARGV: platform, user, worker, deadline_ms, lease -> the user's best ready job there.
 # A user's ready jobs number at most their plan's concurrency cap, so this loop is short.
 CLAIM_USER = PREAMBLE + CLAIM_COMMON + """
-for _, job in ipairs(redis.call('ZRANGE', P..'uready:'..ARGV[2], 0, -1)) do
-  if redis.call('HGET', P..'job:'..job, 'p') == ARGV[1] then
-    return run(job, ARGV[1], ARGV[3], ARGV[4], ARGV[5])
-  end
+for _, job in ipairs(redis.call('ZRANGE', P..'uready:'..ARGV[2]..':'..ARGV[1], 0, -1)) do
+  local got = run(job, ARGV[1], ARGV[3], ARGV[4], ARGV[5])
+  if got then return got end
 end
 return false
 """
@@ -244,10 +262,11 @@ local m = redis.call('HMGET', P..'job:'..job, 'u', 'p', 's', 'lease')
 if not m[1] then return 0 end
 if m[4] ~= lease then return -1 end
 redis.call('ZREM', P..'leases', job)
+redis.call('ZREM', P..'urun:'..m[1], job)
 redis.call('HDEL', P..'job:'..job, 'lease', 'w')
 make_held(job, m[2], m[1], tonumber(m[3]))
 moved(m[2])
-rebalance(m[1], job, tonumber(m[3]))
+rebalance(m[1], m[2], tonumber(m[3]))
 promote(m[1])
 announce(job, 3, true)
 return 1
@@ -270,7 +289,7 @@ if redis.call('EXISTS', P..'job:'..job) == 1 then return 0 end
 redis.call('SET', P..'cap:'..u, ARGV[8])
 redis.call('HSET', P..'job:'..job, 'u', u, 'p', p, 's', ARGV[4], 'st', 'running',
            'lease', ARGV[5], 'w', ARGV[6])
-redis.call('ZADD', P..'uactive:'..u, ARGV[4], job)
+redis.call('ZADD', P..'urun:'..u, ARGV[4], job)
 redis.call('ZADD', P..'leases', ARGV[7], job)
 enforce_cap(u)
 return 1
