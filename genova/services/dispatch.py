@@ -15,8 +15,8 @@ from sqlalchemy import update
 from genova.extensions import db
 from genova.models import Job, utcnow
 from genova.runtime import Runtime
-from genova.services import credits, events
-from genova.services.jobs import user_cap
+from genova.services import events
+from genova.services.jobs import end_job, user_cap
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -126,20 +126,11 @@ def complete(rt: Runtime, claim: Claim, *, files: list[StoredFile], meta: dict |
 def fail(rt: Runtime, claim: Claim, *, error: str, refund: bool = True) -> bool:
     """Fail a running job with ``error``; refunds unless the failure was the user's."""
     job = db.session.get(Job, claim.job_id)
-    result = db.session.execute(
-        update(Job).where(*_fenced(claim)).values(
-            status="failed", error_message=error[:2000], completed_at=utcnow(), lease_id=None)
-    )
-    if not result.rowcount:
-        db.session.rollback()
-        return False
-    if refund:
-        credits.refund_job(user_id=job.user_id, job_id=job.id)
-    db.session.commit()
-    rt.manager.finish(job_id=claim.job_id, lease=claim.lease)
-    events.publish(rt.redis, job.user_id, {"type": "job_failed", "jobId": job.id,
-                                           "error": error})
-    return True
+    return end_job(rt, job_id=claim.job_id, user_id=job.user_id, where=_fenced(claim),
+                   values={"status": "failed", "error_message": error[:2000],
+                           "lease_id": None},
+                   refund=refund, lease=claim.lease,
+                   event={"type": "job_failed", "jobId": claim.job_id, "error": error})
 
 
 LOST_MESSAGE = ("The worker running this job stopped responding {attempts} times; the job was "

@@ -137,26 +137,36 @@ def list_jobs(*, user_id: str, status: str | None, limit: int, offset: int
     return list(rows), total
 
 
+def end_job(rt: Runtime, *, job_id: str, user_id: str, where: tuple, values: dict,
+            refund: bool, event: dict, lease: str = "") -> bool:
+    """Move a job to a final state if ``where`` still holds, refunding in the same
+    transaction; then free its queue slot and tell the user. False if the job had moved on
+    (someone else won the transition): nothing changes then."""
+    result = db.session.execute(update(Job).where(Job.id == job_id, *where)
+                                .values(completed_at=utcnow(), **values))
+    if not result.rowcount:
+        db.session.rollback()
+        return False
+    if refund:
+        credits.refund_job(user_id=user_id, job_id=job_id)
+    db.session.commit()
+    try:
+        rt.manager.finish(job_id=job_id, lease=lease)
+    except redis.RedisError:  # the live queue drops it later: claims re-check SQL
+        log.warning("could not remove job %s from the live queue", job_id)
+    events.publish(rt.redis, user_id, event)
+    return True
+
+
 def cancel_job(rt: Runtime, *, user_id: str, job_id: str) -> None:
     """Cancel a pending or queued job and refund its credit, exactly once."""
     job = get_job(user_id=user_id, job_id=job_id)
-    result = db.session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_(CANCELLABLE))
-        .values(status="cancelled", completed_at=utcnow())
-    )
-    if not result.rowcount:
-        db.session.rollback()
+    if not end_job(rt, job_id=job_id, user_id=user_id, where=(Job.status.in_(CANCELLABLE),),
+                   values={"status": "cancelled"}, refund=True,
+                   event={"type": "job_cancelled", "jobId": job_id}):
         db.session.refresh(job)
         raise Conflict(f"job {job_id} is {job.status} and can no longer be cancelled",
                        error="Job cannot be cancelled")
-    credits.refund_job(user_id=user_id, job_id=job_id)
-    db.session.commit()
-    try:
-        rt.manager.finish(job_id=job_id)
-    except redis.RedisError:
-        log.warning("could not remove cancelled job %s from the queue; workers skip it", job_id)
-    events.publish(rt.redis, user_id, {"type": "job_cancelled", "jobId": job_id})
 
 
 def stats(*, user_id: str) -> dict:

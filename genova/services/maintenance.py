@@ -9,14 +9,14 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from genova.catalog import PLANS
 from genova.extensions import db
 from genova.models import Job, User, utcnow
 from genova.runtime import Runtime
-from genova.services import credits, dispatch, events
-from genova.services.jobs import max_seq
+from genova.services import dispatch
+from genova.services.jobs import end_job, max_seq
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -119,18 +119,7 @@ def fail_stale(rt: Runtime) -> int:
     message = STALE_MESSAGE.format(waited=waited)
     stale = list(db.session.scalars(select(Job).where(Job.status == "queued",
                                                       Job.queued_at < cutoff).limit(BATCH)))
-    failed = 0
-    for job in stale:
-        result = db.session.execute(update(Job).where(Job.id == job.id, Job.status == "queued")
-                                    .values(status="failed", error_message=message,
-                                            completed_at=utcnow()))
-        if not result.rowcount:
-            db.session.rollback()
-            continue
-        credits.refund_job(user_id=job.user_id, job_id=job.id)
-        db.session.commit()
-        rt.manager.finish(job_id=job.id)
-        events.publish(rt.redis, job.user_id, {"type": "job_failed", "jobId": job.id,
-                                               "error": message})
-        failed += 1
-    return failed
+    return sum(end_job(rt, job_id=job.id, user_id=job.user_id, where=(Job.status == "queued",),
+                       values={"status": "failed", "error_message": message}, refund=True,
+                       event={"type": "job_failed", "jobId": job.id, "error": message})
+               for job in stale)
