@@ -7,13 +7,15 @@ Views that need a user call ``current_user()``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jwt as pyjwt
 from flask import current_app, g, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 
 from genova.errors import Unauthorized
-from genova.services import accounts, keys
+from genova.services import accounts, keys, worker_tokens
 
 
 def skip_identify(view):
@@ -43,6 +45,25 @@ def user_from_credentials(*, api_key: str | None, bearer: str | None):
     if bearer:
         return accounts.get_user(decode_jwt(bearer, expected_type="access"))
     return None
+
+
+@dataclass(frozen=True)
+class WorkerCredential:
+    """Who an extension is: a pool-worker token, or a user (JWT or API key)."""
+
+    identity: str  # "token:<id>" or "user:<id>"
+    user_id: str | None  # set for user-scoped workers: they serve only this user's jobs
+    platform: str | None  # a worker token's platform
+
+
+def worker_credential(*, token: str | None, api_key: str | None) -> WorkerCredential | None:
+    """The credential an extension connects and uploads with; None if it sent none, 401 if
+    it is bad."""
+    if token and token.startswith(worker_tokens.TOKEN_PREFIX):
+        worker = worker_tokens.authenticate_token(token)
+        return WorkerCredential(f"token:{worker.id}", None, worker.platform)
+    user = user_from_credentials(api_key=api_key, bearer=token)
+    return None if user is None else WorkerCredential(f"user:{user.id}", user.id, None)
 
 
 def bearer_token() -> str | None:

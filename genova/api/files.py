@@ -6,11 +6,11 @@ import re
 
 from flask import Blueprint, current_app, redirect, request, send_file
 
-from genova.api.auth import bearer_token, current_user, skip_identify, user_from_credentials
+from genova.api.auth import bearer_token, current_user, skip_identify, worker_credential
 from genova.api.endpoint import endpoint
 from genova.errors import Unauthorized, ValidationError
 from genova.schemas import Error, UploadedFiles
-from genova.services import downloads, jobs, uploads, worker_tokens
+from genova.services import downloads, jobs, uploads
 
 bp = Blueprint("files", __name__)
 
@@ -46,22 +46,6 @@ def serve(key: str):
     return send_file(path, mimetype=content_type, conditional=True, max_age=0)
 
 
-def _extension_caller() -> tuple[str, str | None]:
-    """(identity, user id or None) of the extension's credential: the one it connected with
-    (a worker token or a user's access JWT as Bearer, or a user's API key)."""
-    if api_key := request.headers.get("X-API-Key"):
-        user = user_from_credentials(api_key=api_key, bearer=None)
-        return f"user:{user.id}", user.id
-    token = bearer_token()
-    if not token:
-        raise Unauthorized("send the extension's credential as 'Authorization: Bearer ...'",
-                           error="Authentication required")
-    if token.startswith(worker_tokens.TOKEN_PREFIX):
-        return f"token:{worker_tokens.authenticate_token(token).id}", None
-    user = user_from_credentials(api_key=None, bearer=token)
-    return f"user:{user.id}", user.id
-
-
 @bp.post("/api/jobs/<job_id>/results")
 @skip_identify
 @endpoint("Upload result files (multipart 'file' parts) for a job this extension holds; "
@@ -70,9 +54,13 @@ def _extension_caller() -> tuple[str, str | None]:
                      409: Error, 413: Error})
 def upload_results(job_id: str):
     rt = _rt()
-    identity, user_id = _extension_caller()
+    caller = worker_credential(token=bearer_token(), api_key=request.headers.get("X-API-Key"))
+    if caller is None:
+        raise Unauthorized("send the extension's credential as 'Authorization: Bearer ...' "
+                           "(or X-API-Key)", error="Authentication required")
     lease = request.headers.get("X-Lease") or request.args.get("lease") or ""
-    job = uploads.holder_claim(job_id=job_id, lease=lease, identity=identity, user_id=user_id)
+    job = uploads.holder_claim(job_id=job_id, lease=lease, identity=caller.identity,
+                               user_id=caller.user_id)
     request.max_content_length = rt.settings.max_upload_bytes
     files = [part.read() for part in request.files.getlist("file")]
     return {"files": uploads.store(rt, job=job, lease=lease, files=files)}, 201

@@ -11,14 +11,13 @@ import functools
 
 from flask import Blueprint, current_app, request
 
-from genova.api.auth import skip_identify, user_from_credentials
+from genova.api.auth import skip_identify, user_from_credentials, worker_credential
 from genova.catalog import PLATFORMS
 from genova.errors import GenovaError
 from genova.extensions import db, sock
 from genova.realtime.extension import ExtensionSession
 from genova.realtime.hub import hub_for
 from genova.realtime.user import UserSession
-from genova.services import worker_tokens
 
 bp = Blueprint("ws", __name__)
 
@@ -63,18 +62,20 @@ def user_socket(ws):
     UserSession(ws, user.id).run(rt, hub_for(current_app._get_current_object()))
 
 
-def _extension_identity(platform: str):
-    token = request.args.get("token") or ""
-    if token.startswith(worker_tokens.TOKEN_PREFIX):
-        try:
-            worker = worker_tokens.authenticate_token(token)
-        except GenovaError as exc:
-            raise Refused(4401, f"unauthorized: {exc.details}") from None
-        if worker.platform != platform:
-            raise Refused(4403, f"forbidden: this worker token is for {worker.platform}")
-        return f"token:{worker.id}", None
-    user = _user_from_query()
-    return f"user:{user.id}", user.id
+def _extension_credential(platform: str):
+    args = request.args
+    try:
+        caller = worker_credential(token=args.get("token"), api_key=args.get("apiKey"))
+    except GenovaError as exc:
+        raise Refused(4401, f"unauthorized: {exc.details}") from None
+    if caller is None:
+        raise Refused(4401, "unauthorized: pass token (a JWT or worker token) or apiKey in "
+                            "the query")
+    if caller.platform not in (None, platform):
+        raise Refused(4403, f"forbidden: this worker token is for {caller.platform}")
+    if caller.user_id and args.get("userId") not in (None, caller.user_id):
+        raise Refused(4403, "forbidden: userId does not match the credential")
+    return caller
 
 
 @sock.route("/ws/extension", bp=bp)
@@ -84,8 +85,8 @@ def extension_socket(ws):
     platform = request.args.get("extensionType")
     if platform not in PLATFORMS:
         raise Refused(4400, f"extensionType must be one of {', '.join(PLATFORMS)}")
-    identity, user_id = _extension_identity(platform)
+    caller = _extension_credential(platform)
     app = current_app._get_current_object()
     session = ExtensionSession(ws, rt=app.extensions["genova"], app=app, platform=platform,
-                               identity=identity, user_id=user_id)
+                               identity=caller.identity, user_id=caller.user_id)
     session.run(hub_for(app))
