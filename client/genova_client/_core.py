@@ -12,12 +12,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
 from genova_client import errors
 from genova_client.references import encode_references
+from genova_client.sockets import credential_query, socket_url
 from genova_client.types import ApiKey, Job, JobCreated, JobPage, Stats, Tokens, User, media_type
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -139,18 +139,9 @@ class BaseClient:
 
     # -- the live socket ---------------------------------------------------------------
     def socket_url(self, path: str = "/ws/user", **query) -> str:
-        """The WebSocket URL with this client's credential in the query (browsers and
-        sockets cannot send headers; the server expects ``apiKey`` or ``token``)."""
-        if self.api_key:
-            query.setdefault("apiKey", self.api_key)
-        elif self.token:
-            query.setdefault("token", self.token)
-        else:
-            raise errors.AuthenticationError(
-                "Authentication required", "set api_key (or GENOVA_API_KEY) or token",
-                status=401)
-        scheme = "wss" if self.base_url.startswith("https") else "ws"
-        return f"{scheme}{self.base_url[self.base_url.index(':'):]}{path}?{urlencode(query)}"
+        """The WebSocket URL with this client's credential in the query."""
+        query.update(credential_query(api_key=self.api_key, token=self.token))
+        return socket_url(self.base_url, path, query)
 
     def poll_interval(self) -> float:
         """How often ``wait`` polls without a socket: half the plan's request budget."""

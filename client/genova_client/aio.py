@@ -20,9 +20,9 @@ from genova_client.realtime import (
     JobWatch,
     next_backoff,
     parse_event,
-    raise_if_refused,
 )
 from genova_client.results import Results
+from genova_client.sockets import MAX_MESSAGE, raise_if_refused
 from genova_client.transfer import deadline_left, download_target, result_for
 from genova_client.types import Event, Job
 
@@ -103,7 +103,7 @@ class AsyncClient(BaseClient):
     async def _open_socket(self):
         try:
             return await connect(self.socket_url(), open_timeout=self.timeout,
-                                 user_agent_header="genova-client", max_size=2 ** 22)
+                                 user_agent_header="genova-client", max_size=MAX_MESSAGE)
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise errors.ConnectionError("WebSocket unavailable", f"{exc}") from exc
 

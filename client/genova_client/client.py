@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from genova_client import errors
 from genova_client._core import BaseClient, Call, retry_delay
@@ -19,9 +18,9 @@ from genova_client.realtime import (
     JobWatch,
     next_backoff,
     parse_event,
-    raise_if_refused,
 )
 from genova_client.results import Result, Results
+from genova_client.sockets import connect, raise_if_refused
 from genova_client.transfer import deadline_left, download_target, result_for
 from genova_client.types import Event, Job
 
@@ -106,11 +105,7 @@ class Client(BaseClient):
 
     # -- live events ------------------------------------------------------------------
     def _open_socket(self):
-        try:
-            return connect(self.socket_url(), open_timeout=self.timeout,
-                           user_agent_header="genova-client", max_size=2 ** 22)
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise errors.ConnectionError("WebSocket unavailable", f"{exc}") from exc
+        return connect(self.socket_url(), timeout=self.timeout)
 
     def _stream(self, *, max_failures: int | None = None,
                 idle: float | None = None) -> Iterator[Event | None]:

@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import sys
 
-from websockets.exceptions import ConnectionClosed
-
-from genova_client import errors
 from genova_client.types import Event, Job
 
 IDLE_CHECK = 30.0  # seconds without news before ``wait`` re-reads the job over REST
@@ -23,15 +20,6 @@ def parse_event(raw: str | bytes) -> Event:
     if not isinstance(message, dict):
         return Event("invalid", {"raw": message})
     return Event(str(message.get("type", "unknown")), message)
-
-
-def raise_if_refused(exc: ConnectionClosed) -> None:
-    """A socket the server closed with a 44xx code was refused (bad credentials, wrong
-    ``userId``...): that is an error to report, not a drop to reconnect after."""
-    frame = exc.rcvd
-    error = errors.from_close(frame.code, frame.reason) if frame is not None else None
-    if error is not None:
-        raise error from None
 
 
 def next_backoff(delay: float) -> float:
