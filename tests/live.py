@@ -15,7 +15,7 @@ import requests
 
 from genova.embedded_redis import EmbeddedRedis
 from tests.conftest import TEST_SECRET
-from tests.procs import ROOT, AppProcess, running_app
+from tests.procs import ROOT, AppProcess, start_app
 
 _ids = itertools.count()
 
@@ -38,6 +38,13 @@ class LiveApp:
     @property
     def url(self) -> str:
         return self.process.url
+
+    def restart(self) -> None:
+        """Stop the app (SIGTERM: its sockets close) and start it again on the same port,
+        database and Redis."""
+        self.process.stop()
+        port = int(self.url.rsplit(":", 1)[1])
+        self.process = start_app(self.process.data_dir, port=port, **self.env)
 
     def flask(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """An admin command, ``flask --app app ...``, against this app's database."""
@@ -72,8 +79,11 @@ def live_app(base: Path, *, workers: int = 2, **extra):
            "GENOVA_DATA_DIR": str(base / "data"), "GENOVA_EMBEDDED_WORKERS": str(workers),
            "GENOVA_ANON_RATE_LIMIT": "10000 per minute"}
     env.update({k: str(v) for k, v in extra.items()})
+    app = None
     try:
-        with running_app(base / "data", **env) as process:
-            yield LiveApp(process, env)
+        app = LiveApp(start_app(base / "data", **env), env)
+        yield app
     finally:
+        if app is not None:
+            app.process.kill()
         redis_server.stop()

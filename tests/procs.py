@@ -53,6 +53,11 @@ class AppProcess:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout)
 
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
 
 def app_env(data_dir: Path, port: int, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENOVA_")}
@@ -62,12 +67,13 @@ def app_env(data_dir: Path, port: int, **extra) -> dict:
     return env
 
 
-@contextmanager
-def running_app(data_dir: Path, *, startup_timeout: float = 60, **extra):
-    port = free_port()
+def start_app(data_dir: Path, *, port: int | None = None, startup_timeout: float = 60,
+              **extra) -> AppProcess:
+    """Start ``python app.py`` and wait until it answers; the caller stops it."""
+    port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"app-{port}.log"
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT,
                                 env=app_env(data_dir, port, **extra), stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -75,11 +81,19 @@ def running_app(data_dir: Path, *, startup_timeout: float = 60, **extra):
     try:
         wait_until(lambda: _healthy(app), startup_timeout,
                    lambda: f"app did not start:\n{log.read_text()[-3000:]}")
+    except BaseException:
+        app.kill()
+        raise
+    return app
+
+
+@contextmanager
+def running_app(data_dir: Path, *, startup_timeout: float = 60, **extra):
+    app = start_app(data_dir, startup_timeout=startup_timeout, **extra)
+    try:
         yield app
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        app.kill()
 
 
 def _healthy(app: AppProcess) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 # Media type of each model, so ``type`` can follow ``model`` when the caller omits it.
@@ -20,14 +20,14 @@ def media_type(model: str) -> str:
 
 
 def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return datetime.fromisoformat(value) if value else None
 
 
 class _Record:
     """``from_dict`` maps JSON keys (snake_case or the documented camelCase) to fields."""
 
-    _aliases: dict[str, str] = {}
-    _times: tuple[str, ...] = ()
+    _aliases: ClassVar[dict[str, str]] = {}
+    _times: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_dict(cls, data: dict):
@@ -54,7 +54,7 @@ class User(_Record):
     concurrent_jobs: int | None = None
     created_at: datetime | None = None
     raw: dict = field(default_factory=dict, repr=False)
-    _times = ("created_at",)
+    _times: ClassVar[tuple[str, ...]] = ("created_at",)
 
 
 @dataclass
@@ -82,7 +82,7 @@ class ApiKey(_Record):
     last_used_at: datetime | None = None
     key: str | None = field(default=None, repr=False)  # only when just created
     raw: dict = field(default_factory=dict, repr=False)
-    _times = ("created_at", "last_used_at")
+    _times: ClassVar[tuple[str, ...]] = ("created_at", "last_used_at")
 
 
 @dataclass
@@ -108,7 +108,7 @@ class JobCreated(_Record):
     queue_position: int | None = None
     estimated_time: int | None = None
     raw: dict = field(default_factory=dict, repr=False)
-    _aliases = {"jobId": "job_id", "queuePosition": "queue_position",
+    _aliases: ClassVar[dict[str, str]] = {"jobId": "job_id", "queuePosition": "queue_position",
                 "estimatedTime": "estimated_time"}
 
     @property
@@ -136,7 +136,7 @@ class Job(_Record):
     estimated_time: int | None = None
     generator: dict | None = None
     raw: dict = field(default_factory=dict, repr=False)
-    _times = ("created_at", "started_at", "completed_at")
+    _times: ClassVar[tuple[str, ...]] = ("created_at", "started_at", "completed_at")
 
     @property
     def model(self) -> str | None:
