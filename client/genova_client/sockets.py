@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as _connect
 
@@ -33,6 +33,9 @@ def credential_query(*, api_key: str | None = None, token: str | None = None) ->
 def socket_url(base_url: str, path: str, query: dict) -> str:
     """``http(s)://host/...`` to ``ws(s)://host/path?query``."""
     base = base_url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise errors.ValidationError("Invalid URL", f"{base_url!r} must start with http:// "
+                                     "or https://", field="base_url")
     scheme = "wss" if base.startswith("https") else "ws"
     return f"{scheme}{base[base.index(':'):]}{path}?{urlencode(query)}"
 
@@ -42,7 +45,7 @@ def connect(url: str, *, timeout: float = 30.0) -> ClientConnection:
     try:
         return _connect(url, open_timeout=timeout, user_agent_header="genova-client",
                         max_size=MAX_MESSAGE)
-    except (OSError, InvalidHandshake, TimeoutError) as exc:
+    except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
         raise errors.ConnectionError("WebSocket unavailable", f"{exc}") from exc
 
 
