@@ -3,6 +3,7 @@ every error class, the socket-less fallback and reconnects."""
 
 from __future__ import annotations
 
+import base64
 import builtins
 import io
 import threading
@@ -58,7 +59,9 @@ def test_generate_returns_images_that_open_and_save(live, tmp_path):
         assert result.placeholder is True  # the built-in renderer says it is not AI
         assert result.path.is_file() and Image.open(result.path).size == (width, height)
     assert "data:image/png;base64," in results._repr_html_()
-    assert results[0]._repr_png_() == results[0].content
+    bundle = results[0]._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]) == results[0].content
+    assert "placeholder" in bundle["text/plain"]
 
 
 def test_video_result_is_an_mp4_with_a_player(live, tmp_path):
@@ -66,7 +69,7 @@ def test_video_result_is_an_mp4_with_a_player(live, tmp_path):
     (video,) = client.generate("A drone over a coral reef", model="veo2_fast", progress=False)
     assert video.type == "video" and video.content_type == "video/mp4"
     assert video.content[4:8] == b"ftyp"
-    assert "<video" in video._repr_html_()
+    assert "<video" in video._repr_mimebundle_()["text/html"]
     assert video.save(tmp_path).suffix == ".mp4"
     with pytest.raises(TypeError):
         video.image  # noqa: B018
@@ -299,3 +302,24 @@ def _wait_for(predicate, timeout: float = 30) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met"
         time.sleep(0.05)
+
+
+def test_an_expired_token_is_refreshed_for_the_socket_too(live):
+    """``wait`` opens the socket before any REST call: the socket's 4401 for an expired
+    token makes the client refresh and reconnect, not fail."""
+    owner, user = client_for(live)
+    job = owner.jobs.create("Refreshed on the socket")
+    stale = expired_access_token(user.id)
+    client = gc.Client(live.url, api_key="", token=stale, refresh_token=user.refresh_token)
+    assert client.wait(job.job_id, progress=False).status == "completed"
+    assert client.token != stale
+    with pytest.raises(gc.AuthenticationError) as caught:
+        next(gc.Client(live.url, api_key="", token=stale).events())
+    assert caught.value.close_code == 4401
+    assert caught.value.error == "unauthorized" and "expired" in caught.value.details
+
+
+def test_events_can_end_after_a_quiet_spell(idle):
+    client, _ = client_for(idle)
+    kinds = [event.type for event in client.events(idle_timeout=1.5)]
+    assert kinds == ["welcome"]

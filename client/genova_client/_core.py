@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 
 from genova_client import errors
 from genova_client.references import encode_references
-from genova_client.sockets import credential_query, socket_url
+from genova_client.sockets import credential_query, refusal, socket_url
 from genova_client.types import ApiKey, Job, JobCreated, JobPage, Stats, Tokens, User, media_type
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -76,6 +77,7 @@ class BaseClient:
         self.token, self.refresh_token = token, refresh_token
         self.timeout, self.max_retries = timeout, max_retries
         self.rate_limit: int | None = None  # requests per minute, from X-RateLimit-Limit
+        self._socket_refreshed = float("-inf")
         self.jobs = Jobs(self)
         self.keys = Keys(self)
         self.user = UserResource(self)
@@ -142,6 +144,20 @@ class BaseClient:
         """The WebSocket URL with this client's credential in the query."""
         query.update(credential_query(api_key=self.api_key, token=self.token))
         return socket_url(self.base_url, path, query)
+
+    def _refresh_for_socket(self, exc) -> bool:
+        """A socket closed by the server: True if it refused an expired access token that
+        this client can refresh (then reconnect); any other refusal is raised; False for
+        a plain drop. Refreshes at most once a minute, so a refusal cannot loop."""
+        error = refusal(exc)
+        if error is None:
+            return False
+        expired = isinstance(error, errors.AuthenticationError) and "expired" in error.details
+        if (expired and self.token and self.refresh_token and not self.api_key
+                and time.monotonic() - self._socket_refreshed > 60):
+            self._socket_refreshed = time.monotonic()
+            return True
+        raise error
 
     def poll_interval(self) -> float:
         """How often ``wait`` polls without a socket: half the plan's request budget."""

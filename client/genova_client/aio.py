@@ -23,7 +23,7 @@ from genova_client.realtime import (
     parse_event,
 )
 from genova_client.results import Results
-from genova_client.sockets import MAX_MESSAGE, raise_if_refused
+from genova_client.sockets import MAX_MESSAGE
 from genova_client.transfer import deadline_left, download_target, result_for
 from genova_client.types import Event, Job
 
@@ -130,15 +130,22 @@ class AsyncClient(BaseClient):
                                 continue
                             yield parse_event(raw)
                 except ConnectionClosed as exc:
-                    raise_if_refused(exc)
+                    if self._refresh_for_socket(exc):
+                        await self._call(self._refresh_call())
+                        continue
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = next_backoff(delay)
 
-    async def events(self) -> AsyncIterator[Event]:
-        """Your live events, forever, reconnecting with back-off (see ``Client.events``)."""
-        async for event in self._stream():
-            if event is not None:
+    async def events(self, *, idle_timeout: float | None = None) -> AsyncIterator[Event]:
+        """Your live events, reconnecting with back-off (see ``Client.events``)."""
+        stream = self._stream(idle=idle_timeout)
+        try:
+            async for event in stream:
+                if event is None:
+                    return
                 yield event
+        finally:
+            await stream.aclose()
 
     async def wait(self, job_id: str, *, timeout: float | None = None,
                    progress: bool = True) -> Job:

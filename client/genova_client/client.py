@@ -21,7 +21,7 @@ from genova_client.realtime import (
     parse_event,
 )
 from genova_client.results import Result, Results
-from genova_client.sockets import connect, raise_if_refused
+from genova_client.sockets import connect
 from genova_client.transfer import deadline_left, download_target, result_for
 from genova_client.types import Event, Job
 
@@ -132,17 +132,21 @@ class Client(BaseClient):
                                 continue
                             yield parse_event(raw)
                 except ConnectionClosed as exc:
-                    raise_if_refused(exc)
+                    if self._refresh_for_socket(exc):
+                        self._call(self._refresh_call())
+                        continue
             time.sleep(delay * random.uniform(0.8, 1.2))
             delay = next_backoff(delay)
 
-    def events(self) -> Iterator[Event]:
-        """Your live events from ``/ws/user``, forever. It reconnects with back-off after a
-        drop; the server then sends ``welcome`` and the current position of every queued
-        job again, so nothing about queued jobs is lost."""
-        for event in self._stream():
-            if event is not None:
-                yield event
+    def events(self, *, idle_timeout: float | None = None) -> Iterator[Event]:
+        """Your live events from ``/ws/user``. It reconnects with back-off after a drop; the
+        server then sends ``welcome`` and the current position of every queued job again,
+        so nothing about queued jobs is lost. It runs forever, or ends once no event came
+        for ``idle_timeout`` seconds."""
+        for event in self._stream(idle=idle_timeout):
+            if event is None:
+                return
+            yield event
 
     def wait(self, job_id: str, *, timeout: float | None = None, progress: bool = True) -> Job:
         """Block until the job is completed, failed or cancelled; return it.

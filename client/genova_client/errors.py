@@ -138,6 +138,7 @@ def from_close(code: int | None, reason: str) -> GenovaError | None:
     cls = BY_CLOSE_CODE.get(code or 0)
     if cls is None:
         return None
-    error = cls(reason.split(":", 1)[0] or "Refused", reason, status=cls.status)
-    error.close_code = code
+    head, _, rest = reason.partition(":")
+    error = cls(head.strip() or "Refused", rest.strip() or reason, status=cls.status)
+    error.close_code, error.close_reason = code, reason
     return error

@@ -70,16 +70,21 @@ class Result:
         image.convert("RGB").save(buffer, format="PNG")
         return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
-    def _repr_png_(self):
-        return self.content if self.type == "image" and self.content_type == "image/png" else None
+    def png(self) -> bytes:
+        """The image as PNG bytes (converted when the server sent JPEG or WEBP)."""
+        if self.content_type == "image/png":
+            return self.content
+        buffer = io.BytesIO()
+        self.image.save(buffer, format="PNG")
+        return buffer.getvalue()
 
-    def _repr_html_(self) -> str:
-        note = "<br><small>placeholder render, not AI output</small>" if self.placeholder else ""
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """Jupyter: an image as one PNG output (never twice), a video as a player."""
+        label = f"{self.type} {self.index} of job {self.job_id}" + (
+            " (placeholder render, not AI output)" if self.placeholder else "")
         if self.type == "image":
-            data = base64.b64encode(self.content).decode()
-            return (f'<img src="data:{self.content_type};base64,{data}" '
-                    f'style="max-width:100%" alt="{html.escape(self.filename)}">{note}')
-        return self._video_html() + note
+            return {"image/png": base64.b64encode(self.png()).decode(), "text/plain": label}
+        return {"text/html": self._video_html(), "text/plain": label}
 
     def _video_html(self) -> str:
         if len(self.content) <= VIDEO_EMBED_LIMIT:

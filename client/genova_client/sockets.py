@@ -53,10 +53,3 @@ def refusal(exc: ConnectionClosed) -> errors.GenovaError | None:
     """The error for a socket the server refused (a 44xx close), else None (a drop)."""
     frame = exc.rcvd
     return errors.from_close(frame.code, frame.reason) if frame is not None else None
-
-
-def raise_if_refused(exc: ConnectionClosed) -> None:
-    """A refusal is an error to report, not a drop to reconnect after."""
-    error = refusal(exc)
-    if error is not None:
-        raise error from None

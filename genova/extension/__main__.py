@@ -55,6 +55,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _reason(error: errors.GenovaError) -> str:
+    """The server's own words: a socket's close reason, else the HTTP error's details."""
+    return getattr(error, "close_reason", None) or error.details or error.error
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -67,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         extension.run_forever()
     except errors.GenovaError as error:
         code = getattr(error, "close_code", None) or f"HTTP {error.status}"
-        print(f"{PROG}: refused by the server ({code}): {error.details or error.error}",
-              file=sys.stderr)
+        print(f"{PROG}: refused by the server ({code}): {_reason(error)}", file=sys.stderr)
         return 2 if code == 4400 else 3
     return 0
 
