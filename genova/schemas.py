@@ -69,6 +69,10 @@ class JobOut(BaseModel):
     error_message: str | None = None
     queue_position: int | None = None
     estimated_time: int | None = None
+    download_urls: list[str] | None = Field(
+        None, description="Completed jobs: a signed, expiring link to each result, in order "
+                          "(the same links GET /api/jobs/:id/download redirects to). They "
+                          "need no credentials and cost no API request.")
     generator: dict | None = Field(None, description="What made the results, e.g. the "
                                    "built-in procedural renderer (not an AI model), and how "
                                    "long it took.")

@@ -241,6 +241,9 @@ def test_wait_falls_back_to_polling_when_the_socket_is_refused(live):
         assert results.job.status == "completed" and results[0].image
         assert proxy.upgrades == 1
         assert ("GET", f"/api/jobs/{results.job.id}") in proxy.paths
+        # the results came straight from the job's signed links: no download API call
+        assert any(path.startswith("/files/") for _, path in proxy.paths)
+        assert not any(path.endswith("/download") for _, path in proxy.paths)
 
 
 def test_wait_shows_the_queue_position_and_times_out(idle, capsys):

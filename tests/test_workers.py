@@ -52,6 +52,13 @@ def test_image_job_completes_and_downloads(app, client, settings):
     bad = client.get(f"/api/jobs/{job_id}/download?index=2", headers=user["headers"])
     assert bad.status_code == 400 and bad.get_json()["field"] == "index"
     assert get_user(app, uid).credits_remaining == 9999
+    # the job carries signed links too: no credentials, no API request, same bytes
+    links = job["download_urls"]
+    assert len(links) == 2
+    direct = client.get("/" + links[1].split("://", 1)[1].split("/", 1)[1])
+    assert direct.status_code == 200 and direct.get_data() == second.get_data()
+    listed = client.get("/api/jobs", headers=user["headers"]).get_json()["jobs"][0]
+    assert len(listed["download_urls"]) == 2
 
 
 def test_video_job_makes_an_mp4(client, settings):

@@ -24,7 +24,7 @@ from genova_client.realtime import (
 )
 from genova_client.results import Results
 from genova_client.sockets import MAX_MESSAGE
-from genova_client.transfer import deadline_left, download_target, result_for
+from genova_client.transfer import deadline_left, download_target, result_for, result_links
 from genova_client.types import Event, Job
 
 
@@ -67,8 +67,9 @@ class AsyncClient(BaseClient):
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _fetch(self, job_id: str, index: int | None) -> httpx.Response:
-        location = await self._call(self.jobs._link(job_id, index))
+    async def _fetch(self, job_id: str, index: int | None,
+                     link: str | None = None) -> httpx.Response:
+        location = link or await self._call(self.jobs._link(job_id, index))
         try:
             response = await self._http.get(location, headers={"User-Agent": "genova-client"})
         except httpx.TransportError as exc:
@@ -87,8 +88,8 @@ class AsyncClient(BaseClient):
 
     async def results(self, job: Job | str) -> Results:
         job = await self.jobs.get(job) if isinstance(job, str) else job
-        items = [result_for(job, i, await self._fetch(job.id, i))
-                 for i in range(len(job.result_keys))]
+        items = [result_for(job, i, await self._fetch(job.id, i, link))
+                 for i, link in enumerate(result_links(job))]
         return Results(items, job=job)
 
     async def _iter_jobs(self, *, status: str | None, page_size: int) -> AsyncIterator[Job]:

@@ -22,7 +22,7 @@ from genova_client.realtime import (
 )
 from genova_client.results import Result, Results
 from genova_client.sockets import connect
-from genova_client.transfer import deadline_left, download_target, result_for
+from genova_client.transfer import deadline_left, download_target, result_for, result_links
 from genova_client.types import Event, Job
 
 
@@ -70,9 +70,11 @@ class Client(BaseClient):
             time.sleep(delay)
 
     # -- files ------------------------------------------------------------------------
-    def _fetch(self, job_id: str, index: int | None) -> httpx.Response:
-        """Follow the API's 302 to the signed link, which needs no credentials."""
-        location = self._call(self.jobs._link(job_id, index))
+    def _fetch(self, job_id: str, index: int | None, link: str | None = None
+               ) -> httpx.Response:
+        """GET a signed link (the job's own, or the one the API's download 302 gives),
+        which needs no credentials."""
+        location = link or self._call(self.jobs._link(job_id, index))
         try:
             response = self._http.get(location, headers={"User-Agent": "genova-client"})
         except httpx.TransportError as exc:
@@ -92,7 +94,8 @@ class Client(BaseClient):
     def results(self, job: Job | str) -> Results:
         """Download every result of a completed job."""
         job = self.jobs.get(job) if isinstance(job, str) else job
-        items = [result_for(job, i, self._fetch(job.id, i)) for i in range(len(job.result_keys))]
+        items = [result_for(job, i, self._fetch(job.id, i, link))
+                 for i, link in enumerate(result_links(job))]
         return Results(items, job=job)
 
     def _iter_jobs(self, *, status: str | None, page_size: int) -> Iterator[Job]:

@@ -31,6 +31,13 @@ def result_for(job: Job, index: int, response: httpx.Response) -> Result:
                   placeholder=placeholder)
 
 
+def result_links(job: Job) -> list[str | None]:
+    """One entry per result: the job's signed link (``download_urls``, no API request
+    needed), or None where the API's download redirect must be asked."""
+    links = job.download_urls or []
+    return [links[i] if i < len(links) else None for i in range(len(job.result_keys))]
+
+
 def deadline_left(deadline: float | None, job_id: str, timeout: float | None) -> float:
     """Seconds left before ``deadline`` (infinite without one); ``WaitTimeout`` once past."""
     if deadline is None:

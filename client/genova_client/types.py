@@ -135,6 +135,7 @@ class Job(_Record):
     queue_position: int | None = None
     estimated_time: int | None = None
     generator: dict | None = None
+    download_urls: list[str] | None = field(default=None, repr=False)
     raw: dict = field(default_factory=dict, repr=False)
     _times: ClassVar[tuple[str, ...]] = ("created_at", "started_at", "completed_at")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 
 from genova.api.auth import current_user
 from genova.api.endpoint import endpoint
 from genova.api.serializers import job_out
 from genova.schemas import Error, JobCreate, JobCreated, JobList, JobListQuery, JobOut, Success
-from genova.services import jobs
+from genova.services import downloads, jobs
 from genova.services.job_spec import build_spec
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/jobs")
@@ -16,6 +16,16 @@ bp = Blueprint("jobs", __name__, url_prefix="/api/jobs")
 
 def _rt():
     return current_app.extensions["genova"]
+
+
+def _out(job) -> dict:
+    """A job as JSON; a completed one carries signed links to its results."""
+    links = None
+    if job.status == "completed":
+        host, ttl = request.host_url.rstrip("/"), _rt().settings.download_ttl
+        links = [host + downloads.sign(secret=current_app.secret_key, key=key, ttl=ttl)
+                 for key in downloads.result_keys(job)]
+    return job_out(job, jobs.placement(_rt(), job), links)
 
 
 @bp.post("")
@@ -36,14 +46,13 @@ def create(body: JobCreate):
 def index(query: JobListQuery):
     rows, total = jobs.list_jobs(user_id=current_user().id, status=query.status,
                                  limit=query.limit, offset=query.offset)
-    return {"jobs": [job_out(j, jobs.placement(_rt(), j)) for j in rows], "total": total}
+    return {"jobs": [_out(j) for j in rows], "total": total}
 
 
 @bp.get("/<job_id>")
 @endpoint("Job status and details", tag="jobs", responses={200: JobOut, 401: Error, 404: Error})
 def show(job_id: str):
-    job = jobs.get_job(user_id=current_user().id, job_id=job_id)
-    return job_out(job, jobs.placement(_rt(), job))
+    return _out(jobs.get_job(user_id=current_user().id, job_id=job_id))
 
 
 @bp.delete("/<job_id>")

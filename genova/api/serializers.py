@@ -30,7 +30,8 @@ def user_out(user: User) -> dict:
     }
 
 
-def job_out(job: Job, placement: Placement | None = None) -> dict:
+def job_out(job: Job, placement: Placement | None = None,
+            links: list[str] | None = None) -> dict:
     out = {
         "id": job.id,
         "type": job.type,
@@ -51,6 +52,8 @@ def job_out(job: Job, placement: Placement | None = None) -> dict:
         out["error_message"] = job.error_message
     if job.result_meta:
         out["generator"] = job.result_meta
+    if links:
+        out["download_urls"] = links
     if placement is not None and placement.position is not None:
         out["queue_position"] = placement.position
         out["estimated_time"] = placement.estimated_time
