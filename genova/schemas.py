@@ -50,6 +50,7 @@ class JobCreated(BaseModel):
     status: JobStatus
     queuePosition: int | None
     estimatedTime: int | None = Field(description="Seconds until the result is expected.")
+    creditsRemaining: int = Field(description="Your credits left after this job's debit.")
 
 
 class JobOut(BaseModel):
@@ -170,6 +171,40 @@ class KeyCreated(KeyOut):
 
 class KeyList(BaseModel):
     keys: list[KeyOut]
+
+
+class AspectRatioInfo(BaseModel):
+    value: str = Field(description="What to send as aspectRatio.")
+    ratio: str = Field(description="Width:height, e.g. 16:9.")
+    width: int = Field(description="Pixel width of the result (at the default quality).")
+    height: int
+    sizes: dict[str, dict[str, int]] | None = Field(
+        None, description="Freepik: the pixel size at each quality.")
+
+
+class ModelInfo(BaseModel):
+    id: str
+    name: str
+    description: str
+    platform: Literal["flow", "freepik"]
+    type: Literal["image", "video"]
+    aspect_ratios: list[AspectRatioInfo]
+    default_aspect_ratio: str
+    min_count: int
+    max_count: int
+    default_count: int
+    qualities: list[str]
+    default_quality: str | None
+    reference_modes: list[str]
+    default_reference_mode: str
+    max_reference_images: int
+    credit_cost: int = Field(description="Credits one job costs.")
+    estimated_seconds: int = Field(description="Typical generation time before any is "
+                                   "measured.")
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
 
 
 class UploadedFiles(BaseModel):

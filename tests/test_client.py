@@ -80,6 +80,7 @@ def test_jobs_create_get_list_iter_download(live, tmp_path):
     created = client.jobs.create("A red bicycle", model="freepik", aspect_ratio="3:2",
                                  quality="2K", count=1)
     assert isinstance(created, gc.JobCreated) and created.status == "queued"
+    assert created.credits_remaining == client.user.me().credits_remaining
     job = client.wait(created.job_id, progress=False)
     assert isinstance(job, gc.Job) and job.status == "completed"
     assert job.settings == {"model": "freepik", "aspectRatio": "3:2", "count": 1,
@@ -124,6 +125,13 @@ def test_keys_create_list_revoke(live):
         gc.Client(live.url, api_key=key.key).user.me()
     with pytest.raises(gc.NotFound):
         client.keys.revoke(key.id)
+
+
+def test_models_come_from_the_server(live):
+    models = {m.id: m for m in gc.Client(live.url, api_key="").models()}
+    assert models["freepik"].qualities == ["1K", "2K"]
+    assert models["veo2_fast"].type == "video" and models["veo2_fast"].max_count == 1
+    assert models["imagen4"].aspect_values == ["landscape", "portrait", "square"]
 
 
 def test_profile_update_and_stats(live):

@@ -11,7 +11,9 @@ from genova.extensions import db
 from genova.models import CreditEntry, Job
 from tests.helpers import get_user, job_body, register, set_user
 
-CREATED_KEYS = {"success", "jobId", "status", "queuePosition", "estimatedTime"}
+# the documented body, plus the balance after the debit
+CREATED_KEYS = {"success", "jobId", "status", "queuePosition", "estimatedTime",
+                "creditsRemaining"}
 
 
 def test_create_returns_documented_body_and_debits_one_credit(app, client):
@@ -23,6 +25,7 @@ def test_create_returns_documented_body_and_debits_one_credit(app, client):
     assert body["success"] is True and body["status"] == "queued"
     assert body["queuePosition"] == 1 and body["estimatedTime"] > 0
     assert get_user(app, user["user"]["id"]).credits_remaining == 49
+    assert body["creditsRemaining"] == 49
 
     job = client.get(f"/api/jobs/{body['jobId']}", headers=user["headers"]).get_json()
     assert job["id"] == body["jobId"] and job["type"] == "image"

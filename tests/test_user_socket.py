@@ -116,3 +116,15 @@ def test_events_cross_server_processes(tmp_path, server, user, database_url, red
         job_id = create_job(server, user)  # created through the first process
         assert far.recv()["jobId"] == job_id
         assert near.recv()["jobId"] == job_id
+
+
+def test_a_cancel_event_carries_the_refunded_balance(server, user):
+    sock = Socket(ws_url(server, "/ws/user", token=user["accessToken"]))
+    sock.recv()
+    job_id = create_job(server, user)
+    before = requests.get(f"{server.url}/api/user/me", timeout=10,
+                          headers={"Authorization": f"Bearer {user['accessToken']}"}).json()
+    assert requests.delete(f"{server.url}/api/jobs/{job_id}", timeout=10, headers={
+        "Authorization": f"Bearer {user['accessToken']}"}).status_code == 200
+    event = sock.until("job_cancelled", job_id)[-1]
+    assert event["creditsRemaining"] == before["credits_remaining"] + 1

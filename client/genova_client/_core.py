@@ -19,7 +19,17 @@ import httpx
 from genova_client import errors
 from genova_client.references import encode_references
 from genova_client.sockets import credential_query, refusal, socket_url
-from genova_client.types import ApiKey, Job, JobCreated, JobPage, Stats, Tokens, User, media_type
+from genova_client.types import (
+    ApiKey,
+    Job,
+    JobCreated,
+    JobPage,
+    ModelInfo,
+    Stats,
+    Tokens,
+    User,
+    media_type,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 VERSION = "0.1.0"
@@ -85,6 +95,11 @@ class BaseClient:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
+
+    def models(self) -> list[ModelInfo]:
+        """The model catalogue (public): options, defaults, pixel sizes and cost."""
+        return self._call(Call("GET", "/api/models", auth=False, parse=lambda r: [
+            ModelInfo.from_dict(m) for m in r.json()["models"]]))
 
     # -- requests ----------------------------------------------------------------------
     def _headers(self, call: Call) -> dict:

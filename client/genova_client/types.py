@@ -99,6 +99,34 @@ class Tokens:
 
 
 @dataclass
+class ModelInfo(_Record):
+    """One model of ``GET /api/models``: what it makes and which options it takes."""
+
+    id: str
+    name: str
+    platform: str
+    type: str
+    description: str = ""
+    aspect_ratios: list[dict] = field(default_factory=list)  # value, ratio, width, height
+    default_aspect_ratio: str | None = None
+    min_count: int = 1
+    max_count: int = 1
+    default_count: int = 1
+    qualities: list[str] = field(default_factory=list)
+    default_quality: str | None = None
+    reference_modes: list[str] = field(default_factory=list)
+    default_reference_mode: str | None = None
+    max_reference_images: int = 4
+    credit_cost: int = 1
+    estimated_seconds: int | None = None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def aspect_values(self) -> list[str]:
+        return [ratio["value"] for ratio in self.aspect_ratios]
+
+
+@dataclass
 class JobCreated(_Record):
     """What ``POST /api/jobs`` answers: the new job's id, status and place in the queue."""
 
@@ -107,9 +135,11 @@ class JobCreated(_Record):
     success: bool = True
     queue_position: int | None = None
     estimated_time: int | None = None
+    credits_remaining: int | None = None
     raw: dict = field(default_factory=dict, repr=False)
     _aliases: ClassVar[dict[str, str]] = {"jobId": "job_id", "queuePosition": "queue_position",
-                "estimatedTime": "estimated_time"}
+                                          "estimatedTime": "estimated_time",
+                                          "creditsRemaining": "credits_remaining"}
 
     @property
     def id(self) -> str:

@@ -35,9 +35,10 @@ def _out(job) -> dict:
 def create(body: JobCreate):
     user = current_user()
     spec = build_spec(body)
-    job, placement = jobs.create_job(_rt(), user_id=user.id, spec=spec)
+    job, placement, balance = jobs.create_job(_rt(), user_id=user.id, spec=spec)
     return {"success": True, "jobId": job.id, "status": job.status,
-            "queuePosition": placement.position, "estimatedTime": placement.estimated_time}, 201
+            "queuePosition": placement.position, "estimatedTime": placement.estimated_time,
+            "creditsRemaining": balance}, 201
 
 
 @bp.get("")

@@ -16,32 +16,36 @@ from genova.extensions import db
 from genova.models import CreditEntry, User
 
 
-def debit_for_job(*, user_id: str, job_id: str) -> None:
-    """Take one credit for ``job_id``; raises 402 (and changes nothing) when none is left."""
-    result = db.session.execute(
+def debit_for_job(*, user_id: str, job_id: str) -> int:
+    """Take one credit for ``job_id`` and return the balance left; raises 402 (and changes
+    nothing) when none is left."""
+    remaining = db.session.execute(
         update(User)
         .where(User.id == user_id, User.credits_remaining >= 1)
         .values(credits_remaining=User.credits_remaining - 1,
                 credits_used=User.credits_used + 1)
-    )
-    if not result.rowcount:
+        .returning(User.credits_remaining)
+    ).scalar()
+    if remaining is None:
         raise PaymentRequired("no credits remaining this month; upgrade your plan or wait "
                               "for the monthly reset")
     db.session.add(CreditEntry(user_id=user_id, job_id=job_id, delta=-1, reason="job"))
+    return remaining
 
 
-def refund_job(*, user_id: str, job_id: str) -> bool:
-    """Give back the job's credit unless it was refunded already. Returns True if refunded."""
+def refund_job(*, user_id: str, job_id: str) -> int | None:
+    """Give back the job's credit unless it was refunded already. Returns the new balance,
+    or None if nothing was refunded."""
     try:
         with db.session.begin_nested():
             db.session.add(CreditEntry(user_id=user_id, job_id=job_id, delta=1,
                                        reason="refund"))
     except IntegrityError:
-        return False
-    db.session.execute(
+        return None
+    return db.session.execute(
         update(User)
         .where(User.id == user_id)
         .values(credits_remaining=User.credits_remaining + 1,
                 credits_used=User.credits_used - 1)
-    )
-    return True
+        .returning(User.credits_remaining)
+    ).scalar()

@@ -49,12 +49,13 @@ def user_cap(user_id: str) -> int:
     return PLANS[db.session.get(User, user_id).plan].concurrent_jobs
 
 
-def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placement]:
+def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placement, int]:
     """Debit one credit and create the job in one transaction, then hand it to the queue.
 
     The row is committed before the queue sees it, so a worker can never claim a job that
     SQL does not know yet; if the queue then refuses it, the creation is undone (row,
-    debit and files), the caller gets a 503 and nothing is lost or charged.
+    debit and files), the caller gets a 503 and nothing is lost or charged. Returns the
+    job, its place in the queue and the credits left.
     """
     job_id = new_id()
     cap = user_cap(user_id)
@@ -69,7 +70,7 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placem
               count=spec.settings["count"], reference_images=refs or None,
               priority=spec.priority, status="queued", seq=seq, created_at=now, queued_at=now)
     try:
-        credits.debit_for_job(user_id=user_id, job_id=job_id)
+        balance = credits.debit_for_job(user_id=user_id, job_id=job_id)
         db.session.add(job)
         db.session.commit()
     except BaseException:
@@ -83,7 +84,7 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placem
     except redis.RedisError as exc:
         _undo_creation(rt, job_id=job_id, user_id=user_id)
         raise _queue_unavailable(exc) from exc
-    return job, Placement(pos, eta)
+    return job, Placement(pos, eta), balance
 
 
 
@@ -147,9 +148,10 @@ def end_job(rt: Runtime, *, job_id: str, user_id: str, where: tuple, values: dic
     if not result.rowcount:
         db.session.rollback()
         return False
-    if refund:
-        credits.refund_job(user_id=user_id, job_id=job_id)
+    balance = credits.refund_job(user_id=user_id, job_id=job_id) if refund else None
     db.session.commit()
+    if balance is not None:  # the user sees the refund with the event
+        event = {**event, "creditsRemaining": balance}
     try:
         rt.manager.finish(job_id=job_id, lease=lease)
     except redis.RedisError:  # the live queue drops it later: claims re-check SQL
