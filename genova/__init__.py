@@ -34,7 +34,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     """The application factory. ``config`` is a ``Settings``, a dict of ``Settings`` fields,
     or ``None`` to read the ``GENOVA_*`` environment."""
     from genova import cli
-    from genova.api import accounts, docs, files, health, jobs, keys, users, ws
+    from genova.api import accounts, docs, files, health, jobs, keys, models, studio, users, ws
     from genova.api.auth import identify
     from genova.api.errors import register_error_handlers
     from genova.api.ratelimit import clamp_retry_after
@@ -72,7 +72,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     limiter.init_app(app)
     health.install_metrics(app)
     register_error_handlers(app)
-    for module in (accounts, keys, users, jobs, files, docs, health, ws):
+    for module in (accounts, keys, users, jobs, models, files, docs, health, ws, studio):
         app.register_blueprint(module.bp)
     cli.register(app)
 

@@ -45,6 +45,8 @@ class Settings:
     max_attempts: int = 2  # a job lost to a dead worker is re-queued once
     secret_key: str | None = None
     studio: bool = True
+    studio_port: int = 0  # the studio's own loopback port; 0 picks a free one
+    studio_url: str | None = None  # where /studio/* is proxied to (set by app.py)
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 24 * 3600
     max_request_bytes: int = 25 * 1024 * 1024
@@ -70,6 +72,8 @@ class Settings:
             lease_ttl=float(_int(env, "GENOVA_LEASE_TTL", 30)),
             secret_key=env.get("GENOVA_SECRET_KEY") or None,
             studio=_bool(env, "GENOVA_STUDIO", True),
+            studio_port=_int(env, "GENOVA_STUDIO_PORT", 0),
+            studio_url=env.get("GENOVA_STUDIO_URL") or None,
             access_token_ttl=_int(env, "GENOVA_ACCESS_TOKEN_TTL", 3600),
             max_request_bytes=_int(env, "GENOVA_MAX_REQUEST_BYTES", 25 * 1024 * 1024),
             max_upload_bytes=_int(env, "GENOVA_MAX_UPLOAD_BYTES", 200 * 1024 * 1024),

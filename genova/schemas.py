@@ -81,6 +81,8 @@ class JobOut(BaseModel):
 
 class JobListQuery(Strict):
     status: JobStatus | None = None
+    type: Literal["image", "video"] | None = None
+    model: ModelId | None = None
     limit: int = Field(50, ge=1, le=100)
     offset: int = Field(0, ge=0)
 

@@ -153,3 +153,24 @@ def test_odd_digits_in_links_are_refused_not_500(client):
         _is_error(client.get(f"/files/generated/x/y/result.png?{query}"), 403)
     _is_error(client.get("/api/jobs/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
                          + "/download?index=\u00b2", headers=user["headers"]), 404)
+
+
+def test_the_studio_names_its_visitors_but_remote_callers_cannot(tmp_path, database_url,
+                                                                  redis_url):
+    """Anonymous calls the studio makes from loopback count against each visitor's address
+    (``X-Forwarded-For``); a remote caller sending that header is counted as itself."""
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path, database_url, redis_url,
+                                   anonymous_rate_limit="2 per minute"))
+    c = app.test_client()
+
+    def login(remote, forwarded):
+        return c.post("/api/auth/login", json={"email": "a@b.co", "password": "x" * 8},
+                      headers={"X-Forwarded-For": forwarded},
+                      environ_base={"REMOTE_ADDR": remote}).status_code
+
+    assert [login("127.0.0.1", "203.0.113.1") for _ in range(3)] == [401, 401, 429]
+    assert login("127.0.0.1", "203.0.113.2") == 401  # another visitor: their own budget
+    spoofed = [login("10.1.1.1", f"198.51.100.{i}") for i in range(3)]
+    assert spoofed == [401, 401, 429]  # the header does not buy a remote caller more tries

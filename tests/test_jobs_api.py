@@ -229,3 +229,20 @@ def test_a_plan_change_reaches_queued_jobs(app, client):
         rt = app.extensions["genova"]
         claimed = [dispatch.claim_next(rt, platform="flow", worker_id="w") for _ in range(3)]
     assert [c[0].job_id for c in claimed] == ids  # the third no longer waits for a slot
+
+
+def test_list_filters_by_type_and_model(client):
+    user = register(client, plan="business")
+    for body in (job_body(), job_body(model="freepik", aspectRatio="1:1"),
+                 job_body(type="video", model="veo2_fast", count=None)):
+        assert client.post("/api/jobs", json=body, headers=user["headers"]).status_code == 201
+
+    def listed(query):
+        data = client.get(f"/api/jobs?{query}", headers=user["headers"]).get_json()
+        return data["total"], sorted(j["settings"]["model"] for j in data["jobs"])
+
+    assert listed("type=video") == (1, ["veo2_fast"])
+    assert listed("type=image") == (2, ["freepik", "imagen4"])
+    assert listed("model=freepik&status=queued") == (1, ["freepik"])
+    bad = client.get("/api/jobs?model=dalle", headers=user["headers"])
+    assert bad.status_code == 400 and bad.get_json()["field"] == "model"

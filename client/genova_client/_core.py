@@ -81,11 +81,12 @@ class BaseClient:
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None,
                  token: str | None = None, *, refresh_token: str | None = None,
-                 timeout: float = 30.0, max_retries: int = 2):
+                 timeout: float = 30.0, max_retries: int = 2, headers: dict | None = None):
         self.base_url = (base_url or os.environ.get("GENOVA_URL") or DEFAULT_URL).rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("GENOVA_API_KEY")
         self.token, self.refresh_token = token, refresh_token
         self.timeout, self.max_retries = timeout, max_retries
+        self.headers = dict(headers or {})  # sent with every API request
         self.rate_limit: int | None = None  # requests per minute, from X-RateLimit-Limit
         self._socket_refreshed = float("-inf")
         self.jobs = Jobs(self)
@@ -103,7 +104,8 @@ class BaseClient:
 
     # -- requests ----------------------------------------------------------------------
     def _headers(self, call: Call) -> dict:
-        headers = {"User-Agent": f"genova-client/{VERSION}", "Accept": "application/json"}
+        headers = {"User-Agent": f"genova-client/{VERSION}", "Accept": "application/json",
+                   **self.headers}
         if call.bearer:
             headers["Authorization"] = f"Bearer {call.bearer}"
         elif call.auth and self.api_key:
@@ -219,10 +221,13 @@ class Jobs(_Resource):
     def get(self, job_id: str) -> Job:
         return self._call(Call("GET", f"/api/jobs/{job_id}", lambda r: Job.from_dict(r.json())))
 
-    def list(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> JobPage:
+    def list(self, *, status: str | None = None, limit: int = 50, offset: int = 0,
+             type: str | None = None, model: str | None = None) -> JobPage:
+        """A page of your jobs, newest first, optionally of one status, type or model."""
         params = {"limit": limit, "offset": offset}
-        if status:
-            params["status"] = status
+        for key, value in (("status", status), ("type", type), ("model", model)):
+            if value:
+                params[key] = value
 
         def parse(response: httpx.Response) -> JobPage:
             data = response.json()

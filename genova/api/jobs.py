@@ -46,7 +46,8 @@ def create(body: JobCreate):
           responses={200: JobList, 400: Error, 401: Error})
 def index(query: JobListQuery):
     rows, total = jobs.list_jobs(user_id=current_user().id, status=query.status,
-                                 limit=query.limit, offset=query.offset)
+                                 type=query.type, model=query.model, limit=query.limit,
+                                 offset=query.offset)
     return {"jobs": [_out(j) for j in rows], "total": total}
 
 

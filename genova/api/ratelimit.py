@@ -15,11 +15,24 @@ EXEMPT_PREFIXES = ("/api/docs", "/api/openapi.json", "/healthz", "/readyz", "/me
                    "/files/", "/studio", "/ws/")
 
 
+LOOPBACK = ("127.", "::1")
+
+
+def client_address() -> str:
+    """The caller's address. A request from this machine (the studio calling the API for
+    a visitor) may name the visitor in ``X-Forwarded-For``; remote callers cannot."""
+    remote = request.remote_addr or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and remote.startswith(LOOPBACK):
+        return forwarded.rsplit(",", 1)[-1].strip() or remote
+    return remote
+
+
 def rate_limit_key() -> str:
     user = getattr(g, "user", None)
     if user is not None:
         return f"user:{user.id}"
-    return f"ip:{request.remote_addr or 'unknown'}"
+    return f"ip:{client_address()}"
 
 
 def limit_for_request() -> str:

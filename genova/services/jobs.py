@@ -126,11 +126,13 @@ def placement(rt: Runtime, job: Job) -> Placement:
         return Placement(None, None)
 
 
-def list_jobs(*, user_id: str, status: str | None, limit: int, offset: int
+def list_jobs(*, user_id: str, status: str | None, limit: int, offset: int,
+              type: str | None = None, model: str | None = None
               ) -> tuple[list[Job], int]:
     where = [Job.user_id == user_id]
-    if status:
-        where.append(Job.status == status)
+    for column, value in ((Job.status, status), (Job.type, type), (Job.model, model)):
+        if value:
+            where.append(column == value)
     total = db.session.scalar(select(func.count()).select_from(Job).where(*where))
     rows = db.session.scalars(select(Job).where(*where)
                               .order_by(Job.created_at.desc(), Job.id)
