@@ -1,5 +1,5 @@
-"""Entry point: ``python app.py`` serves the API (and, later, the studio) on one port with
-embedded defaults; ``flask --app app ...`` runs the admin commands."""
+"""Entry point: ``python app.py`` serves the API, the WebSockets and the studio on one port
+with embedded defaults; ``flask --app app ...`` runs the admin commands."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ if __name__ == "__main__":
 
     monkey.patch_all()
 
+import hashlib
+import hmac
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from genova import create_app as _create_app
 from genova.childproc import spawn
-from genova.config import Settings
+from genova.config import Settings, load_or_create_secret
 from genova.embedded_redis import EmbeddedRedis
 
 
@@ -38,6 +41,9 @@ def main() -> None:
         embedded = EmbeddedRedis(settings.data_dir)
         settings = settings.with_(redis_url=embedded.start())
         logging.getLogger("genova").info("embedded Redis at %s", settings.redis_url)
+    if settings.studio:
+        port = settings.studio_port or _free_port()
+        settings = settings.with_(studio_port=port, studio_url=f"http://127.0.0.1:{port}")
     workers, master = None, os.getpid()
     try:
         workers = start_workers(settings)
@@ -53,14 +59,35 @@ def main() -> None:
                 embedded.stop()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def local_url(settings: Settings) -> str:
+    """This server as seen from this machine (the studio calls the API through it)."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://{host}:{settings.port}"
+
+
 def start_workers(settings: Settings):
     """``worker.py`` as a child: GENOVA_EMBEDDED_WORKERS generator processes plus the
-    maintenance sweep (which runs even with 0 generators: stale jobs still need failing)."""
+    maintenance sweep (which runs even with 0 generators: stale jobs still need failing),
+    and the studio when it is on: all supervised, restarted if they die."""
     env = dict(os.environ, GENOVA_REDIS_URL=settings.redis_url,
                GENOVA_DATA_DIR=str(settings.data_dir))
+    args = ["--platform", "all", "--concurrency", str(settings.embedded_workers),
+            "--announce", local_url(settings)]
+    if settings.studio:
+        secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+        # The studio keeps each visitor's sign-in in their own browser, sealed with this key
+        env["GENOVA_STUDIO_STATE_KEY"] = hmac.new(secret.encode(), b"studio-browser-state",
+                                                  hashlib.sha256).hexdigest()
+        env["GRADIO_TEMP_DIR"] = str(settings.data_dir / "studio-cache")
+        args += ["--studio-port", str(settings.studio_port), "--api-url", local_url(settings)]
     script = Path(__file__).resolve().with_name("worker.py")
-    return spawn([sys.executable, str(script), "--platform", "all",
-                  "--concurrency", str(settings.embedded_workers)], env=env)
+    return spawn([sys.executable, str(script), *args], env=env)
 
 
 def stop_child(proc, timeout: float = 70) -> None:

@@ -14,8 +14,10 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 
-from genova.supervisor import Supervisor
+from genova.ready import announce
+from genova.supervisor import Child, Supervisor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,10 +25,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--platform", choices=["flow", "freepik", "all"], default="all")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="generator processes (0: maintenance only)")
+    parser.add_argument("--studio-port", type=int, default=None,
+                        help="also keep the studio (python -m ui) running on this loopback "
+                             "port; python app.py uses it")
+    parser.add_argument("--api-url", default="http://127.0.0.1:8000",
+                        help="where the studio reaches the API")
+    parser.add_argument("--announce", metavar="URL", default=None,
+                        help="log one line saying where the app is once it answers at URL")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     platforms = ["flow", "freepik"] if args.platform == "all" else [args.platform]
-    supervisor = Supervisor.from_env(platforms=platforms, concurrency=args.concurrency)
+    extra = []
+    if args.studio_port:
+        extra.append(Child([sys.executable, "-m", "ui", "--port", str(args.studio_port),
+                            "--api-url", args.api_url], "studio", named=False))
+    supervisor = Supervisor.from_env(platforms=platforms, concurrency=args.concurrency,
+                                     extra=extra)
+    if args.announce:
+        studio = f"http://127.0.0.1:{args.studio_port}" if args.studio_port else None
+        threading.Thread(target=announce, args=(args.announce, studio), daemon=True,
+                         kwargs={"stop": supervisor.stop_event}).start()
     signal.signal(signal.SIGTERM, lambda *_: supervisor.request_stop())
     signal.signal(signal.SIGINT, lambda *_: supervisor.request_stop())
     return supervisor.run()

@@ -59,7 +59,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(_flask_config(settings, secret))
     app.json.sort_keys = False
-    app.extensions["genova"] = Runtime.from_settings(settings)
+    app.extensions["genova"] = Runtime.from_settings(settings, secret)
     app.extensions["genova.hub"] = Hub(app)  # starts listening on the first socket
 
     db.init_app(app)

@@ -22,6 +22,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from genova.extensions import db
 
 
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as the API writes it: ``2025-04-02T10:30:00Z``."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

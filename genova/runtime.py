@@ -21,11 +21,12 @@ class Runtime:
     redis: redis.Redis | None  # None only for admin commands run with no Redis around
     storage: LocalStorage
     manager: JobManager | None
+    secret: str = ""  # signs download links (the app's secret key)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings, secret: str = "") -> Runtime:
         client = None
         if settings.redis_url:
             client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
         return cls(settings=settings, redis=client, storage=LocalStorage(settings.storage_root),
-                   manager=JobManager(client) if client is not None else None)
+                   manager=JobManager(client) if client is not None else None, secret=secret)

@@ -27,6 +27,7 @@ PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 class Child:
     args: list[str]
     name: str
+    named: bool = True  # RQ workers get a fresh ``--name`` at each start
     proc: subprocess.Popen | None = None
     spawned: int = 0
     restarts: int = 0
@@ -35,7 +36,8 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, *, platforms: list[str], concurrency: int):
+    def __init__(self, settings: Settings, *, platforms: list[str], concurrency: int,
+                 extra: list[Child] = ()):
         self.settings = settings
         self.stop_event = threading.Event()
         worker = [sys.executable, "-m", "genova.workerproc"]
@@ -44,9 +46,11 @@ class Supervisor:
         self.children = [Child(worker + ["--platform", ",".join(platforms)], f"gen-{host}-{i}")
                          for i in range(concurrency)]
         self.children.append(Child(worker + ["--maintenance"], f"maint-{host}"))
+        self.children.extend(extra)
 
     @classmethod
-    def from_env(cls, *, platforms: list[str], concurrency: int) -> Supervisor:
+    def from_env(cls, *, platforms: list[str], concurrency: int,
+                 extra: list[Child] = ()) -> Supervisor:
         settings = Settings.from_env()
         if not settings.redis_url:
             url = read_running_url(settings.data_dir)
@@ -54,7 +58,7 @@ class Supervisor:
                 raise SystemExit("no Redis: set GENOVA_REDIS_URL, or start `python app.py` "
                                  f"with the same GENOVA_DATA_DIR ({settings.data_dir})")
             settings = settings.with_(redis_url=url)
-        return cls(settings, platforms=platforms, concurrency=concurrency)
+        return cls(settings, platforms=platforms, concurrency=concurrency, extra=extra)
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -83,8 +87,8 @@ class Supervisor:
                 child.proc = None
             if now >= child.next_start:
                 # a fresh name: RQ keeps a dead worker's name registered until its TTL ends
-                name = f"{child.name}-{child.spawned}"
-                child.proc = spawn(child.args + ["--name", name], env=self._env())
+                name = ["--name", f"{child.name}-{child.spawned}"] if child.named else []
+                child.proc = spawn(child.args + name, env=self._env())
                 child.spawned += 1
                 child.stable_since = now
 
@@ -94,7 +98,8 @@ class Supervisor:
             scheduler.run_now(r, self.settings, "sweep")  # rebuild the queue from SQL now
         except Exception as exc:  # noqa: BLE001 - the periodic sweep will do it
             log.warning("start-up sweep not enqueued: %s", exc)
-        log.info("starting %d generator worker(s)", len(self.children) - 1)
+        log.info("starting %d generator worker(s)",
+                 sum(c.named for c in self.children) - 1)
         while not self.stop_event.is_set():
             self._ensure_running()
             try:

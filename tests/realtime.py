@@ -28,20 +28,25 @@ OPEN: list = []  # closed after each test (tests/conftest.py), so no worker outl
 
 
 class Socket:
-    """A websocket-client connection that speaks JSON."""
+    """A websocket-client connection that speaks JSON. ``skip`` names message types to pass
+    over (``job_created``, which these position tests are not about, by default)."""
 
-    def __init__(self, url: str, timeout: float = 20):
+    def __init__(self, url: str, timeout: float = 20, skip=("job_created",)):
         self.ws = websocket.create_connection(url, timeout=timeout)
+        self.skip = set(skip)
         OPEN.append(self)
 
     def send(self, message: dict) -> None:
         self.ws.send(json.dumps(message))
 
     def recv(self) -> dict:
-        opcode, data = self.ws.recv_data(control_frame=False)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            raise ConnectionError(close_info(data))
-        return json.loads(data)
+        while True:
+            opcode, data = self.ws.recv_data(control_frame=False)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise ConnectionError(close_info(data))
+            message = json.loads(data)
+            if message.get("type") not in self.skip:
+                return message
 
     def until(self, kind: str, job_id: str | None = None, limit: int = 50) -> list[dict]:
         """Messages up to and including the first of ``kind`` (for ``job_id``)."""

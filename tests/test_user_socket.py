@@ -128,3 +128,18 @@ def test_a_cancel_event_carries_the_refunded_balance(server, user):
         "Authorization": f"Bearer {user['accessToken']}"}).status_code == 200
     event = sock.until("job_cancelled", job_id)[-1]
     assert event["creditsRemaining"] == before["credits_remaining"] + 1
+
+
+def test_a_new_job_is_announced_with_what_a_screen_needs(server, user):
+    sock = Socket(ws_url(server, "/ws/user", token=user["accessToken"]), skip=())
+    sock.recv()
+    job_id = create_job(server, user, prompt="A kite over dunes")
+    created = sock.until("job_created", job_id)[-1]
+    job = get_job(server, user, job_id)
+    assert created["type"] == "job_created" and created["jobId"] == job_id
+    assert (created["prompt"], created["settings"], created["jobType"]) == \
+        ("A kite over dunes", job["settings"], "image")
+    assert created["createdAt"] == job["created_at"] and created["queuePosition"] >= 1
+    assert created["creditsRemaining"] == requests.get(
+        f"{server.url}/api/user/me", timeout=10,
+        headers={"Authorization": f"Bearer {user['accessToken']}"}).json()["credits_remaining"]

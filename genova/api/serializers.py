@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from genova.catalog import PLANS
-from genova.models import ApiKey, Job, User
+from genova.models import ApiKey, Job, User, iso
 from genova.services.jobs import Placement
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def user_out(user: User) -> dict:

@@ -59,9 +59,10 @@ def studio_slash():
 
 
 @bp.get("/manifest.json")
+@bp.get("/favicon.ico")
 @skip_identify
 def manifest():
-    return "", 204  # the studio's page asks for it at the site root
+    return "", 204  # the studio's page asks for these at the site root
 
 
 def _upstream_request(path: str) -> requests.Response:

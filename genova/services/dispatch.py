@@ -15,7 +15,7 @@ from sqlalchemy import update
 from genova.extensions import db
 from genova.models import Job, utcnow
 from genova.runtime import Runtime
-from genova.services import events
+from genova.services import downloads, events
 from genova.services.jobs import end_job, user_cap
 from genova.services.manager import Claim
 
@@ -117,9 +117,12 @@ def complete(rt: Runtime, claim: Claim, *, files: list[StoredFile], meta: dict |
     rt.manager.finish(job_id=claim.job_id, lease=claim.lease)
     if elapsed is not None:
         rt.manager.record_duration(model=job.model, seconds=elapsed)
+    links = [downloads.sign(secret=rt.secret, key=key, ttl=rt.settings.download_ttl)
+             for key in keys] if rt.secret else []
     events.publish(rt.redis, job.user_id, {"type": "job_completed", "jobId": job.id,
                                            "resultUrl": keys[0] if keys else None,
-                                           "resultUrls": keys})
+                                           "resultUrls": keys, "downloadUrls": links,
+                                           "generator": meta})
     return True
 
 

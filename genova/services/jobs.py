@@ -11,7 +11,7 @@ from sqlalchemy import case, delete, func, select, update
 from genova.catalog import PLANS
 from genova.errors import Conflict, NotFound, ServiceUnavailable
 from genova.extensions import db
-from genova.models import CreditEntry, Job, User, is_id, new_id, utcnow
+from genova.models import CreditEntry, Job, User, is_id, iso, new_id, utcnow
 from genova.runtime import Runtime
 from genova.services import credits, events
 from genova.services.job_spec import JobSpec
@@ -84,6 +84,10 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placem
     except redis.RedisError as exc:
         _undo_creation(rt, job_id=job_id, user_id=user_id)
         raise _queue_unavailable(exc) from exc
+    events.publish(rt.redis, user_id, {
+        "type": "job_created", "jobId": job_id, "jobType": spec.type, "status": "queued",
+        "prompt": spec.prompt, "settings": spec.settings, "createdAt": iso(now),
+        "queuePosition": pos, "estimatedTime": eta, "creditsRemaining": balance})
     return job, Placement(pos, eta), balance
 
 
