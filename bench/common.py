@@ -48,7 +48,8 @@ def start_app(data_dir: Path, *, port: int, workers: int, credits: int, **env_ex
     """``python app.py`` with rate limits off, a user with ``credits`` and an API key."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENOVA_")}
     env.update(GENOVA_DATA_DIR=str(data_dir), GENOVA_PORT=str(port), GENOVA_STUDIO="0",
-               GENOVA_RATE_LIMITS="0", GENOVA_EMBEDDED_WORKERS=str(workers), **env_extra)
+               GENOVA_RATE_LIMITS="0", GENOVA_EMBEDDED_WORKERS=str(workers))
+    env.update(env_extra)
     log = open(data_dir / "app.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -73,17 +74,25 @@ def start_app(data_dir: Path, *, port: int, workers: int, credits: int, **env_ex
 
 
 def _wait_healthy(url: str, proc, data_dir: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def exited():
         if proc.poll() is not None:
             raise RuntimeError((data_dir / "app.log").read_text()[-3000:])
+
+    wait_until_answers(url + "/healthz", timeout, check=exited)
+
+
+def wait_until_answers(url: str, timeout: float = 120, check=lambda: None) -> None:
+    """Until ``url`` answers 200 (``check`` may raise to give up early)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        check()
         try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+            if requests.get(url, timeout=2).status_code == 200:
                 return
         except requests.ConnectionError:
             pass
         time.sleep(0.2)
-    raise RuntimeError("the app did not start")
+    raise RuntimeError(f"{url} did not answer")
 
 
 def _wait_for_workers(url: str, key: str, workers: int, timeout: float = 60) -> None:
