@@ -334,3 +334,11 @@ def test_events_can_end_after_a_quiet_spell(idle):
     client, _ = client_for(idle)
     kinds = [event.type for event in client.events(idle_timeout=1.5)]
     assert kinds == ["welcome"]
+
+
+def test_events_with_a_heartbeat_yield_none_in_quiet_spells(idle):
+    client, _ = client_for(idle)
+    stream = client.events(heartbeat=1)
+    assert next(stream).type == "welcome"
+    assert next(stream) is None  # a quiet second: the caller gets control back
+    stream.close()

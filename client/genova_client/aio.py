@@ -137,12 +137,13 @@ class AsyncClient(BaseClient):
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = next_backoff(delay)
 
-    async def events(self, *, idle_timeout: float | None = None) -> AsyncIterator[Event]:
+    async def events(self, *, idle_timeout: float | None = None,
+                     heartbeat: float | None = None) -> AsyncIterator[Event | None]:
         """Your live events, reconnecting with back-off (see ``Client.events``)."""
-        stream = self._stream(idle=idle_timeout)
+        stream = self._stream(idle=heartbeat or idle_timeout)
         try:
             async for event in stream:
-                if event is None:
+                if event is None and not heartbeat:
                     return
                 yield event
         finally:

@@ -141,13 +141,15 @@ class Client(BaseClient):
             time.sleep(delay * random.uniform(0.8, 1.2))
             delay = next_backoff(delay)
 
-    def events(self, *, idle_timeout: float | None = None) -> Iterator[Event]:
+    def events(self, *, idle_timeout: float | None = None,
+               heartbeat: float | None = None) -> Iterator[Event | None]:
         """Your live events from ``/ws/user``. It reconnects with back-off after a drop; the
         server then sends ``welcome`` and the current position of every queued job again,
         so nothing about queued jobs is lost. It runs forever, or ends once no event came
-        for ``idle_timeout`` seconds."""
-        for event in self._stream(idle=idle_timeout):
-            if event is None:
+        for ``idle_timeout`` seconds; with ``heartbeat`` it yields ``None`` after each such
+        quiet spell instead (time for the caller's own housekeeping)."""
+        for event in self._stream(idle=heartbeat or idle_timeout):
+            if event is None and not heartbeat:
                 return
             yield event
 
