@@ -23,7 +23,10 @@ class Studio(AuthViews, CreateViews, GalleryViews, AccountViews, LiveViews, Base
 
 
 def _sign_in_panel(c) -> None:
-    with gr.Column(visible=True, elem_id="signin") as c.signin:
+    # Hidden until the page's load event has checked the stored sign-in: a visitor who
+    # signs in before that check ends would otherwise be signed out again by it.
+    c.loading = gr.Markdown("Loading…", elem_id="loading")
+    with gr.Column(visible=False, elem_id="signin") as c.signin:
         gr.Markdown("## Sign in to Genova Studio\nCreate images and videos from a prompt.")
         with gr.Tabs():
             with gr.Tab("Log in"):
@@ -136,7 +139,7 @@ def build(api_url: str, models: list, state_key: str) -> tuple[gr.Blocks, Studio
         c.me = gr.State({})
         _sign_in_panel(c)
         with gr.Column(visible=False, elem_id="main") as c.main:
-            with gr.Row():
+            with gr.Row(elem_id="header"):
                 c.account = gr.Markdown(elem_id="account-line")
                 c.credits = gr.Markdown(elem_id="credits")
                 c.signout = gr.Button("Sign out", size="sm", elem_id="signout", scale=0,

@@ -25,9 +25,17 @@ CSS = """
 .gv-note { font-size: 0.75rem; opacity: 0.75; margin-top: 4px; }
 .gv-error { color: #b42318; }
 .gv-state progress { width: 60%; vertical-align: middle; }
-.gv-facts th { text-align: left; padding-right: 12px; font-weight: 600; }
+.gv-facts th { text-align: left; padding-right: 12px; font-weight: 600; white-space: nowrap; }
+#stats table { display: block; overflow-x: auto; max-width: 100%; }
+#stats th, #stats td, #profile td:first-child { white-space: nowrap; word-break: normal; }
 .gv-download { display: inline-block; margin: 6px 8px 6px 0; }
-@media (max-width: 480px) { .gv-thumb { max-width: 100%; } }
+#header { flex-wrap: wrap; align-items: center; }
+@media (max-width: 480px) {
+  .gv-thumb { max-width: 100%; }
+  #header > #account-line { flex: 1 1 100%; min-width: 100%; }
+  #header > #credits { flex: 1 1 auto; }
+  .gv-facts { width: 100%; overflow-wrap: anywhere; }
+}
 """
 
 HEAD = """

@@ -51,6 +51,7 @@ class AuthViews:
             if error.status == 401:
                 return self.signed_out(EXPIRED)
             # not the credential's fault (a busy server, a rate limit): keep it, say why
-            return {self.c.signin: gr.update(visible=True), self.c.main: gr.update(visible=False),
+            return {self.c.loading: gr.update(visible=False),
+                    self.c.signin: gr.update(visible=True), self.c.main: gr.update(visible=False),
                     self.c.signin_msg: explain(error) + " Reload the page to try again."}
         return self.signed_in(session.updated(creds, client) or creds, me)

@@ -58,13 +58,15 @@ class Studio:
 
     def signed_out(self, message: str = "") -> dict:
         c = self.c
-        return {c.creds: {}, c.me: {}, c.signin: gr.update(visible=True),
+        return {c.creds: {}, c.me: {}, c.loading: gr.update(visible=False),
+                c.signin: gr.update(visible=True),
                 c.main: gr.update(visible=False), c.signin_msg: message, c.queue: "",
                 c.account: "", c.credits: ""}
 
     def signed_in(self, creds: dict, me) -> dict:
         c = self.c
-        return {c.creds: creds, c.me: me.raw, c.signin: gr.update(visible=False),
+        return {c.creds: creds, c.me: me.raw, c.loading: gr.update(visible=False),
+                c.signin: gr.update(visible=False),
                 c.main: gr.update(visible=True), c.signin_msg: "",
                 c.account: render.account_line(me.raw),
                 c.credits: render.credits_line(me.credits_remaining)}

@@ -73,6 +73,9 @@ class LiveViews:
     async def feed(self, creds, request: gr.Request = None):
         """Stream the visitor's queue until the tab closes (or they sign out)."""
         if not session.signed_in(creds):
+            # Yield once: a generator that yields nothing ends with ``None`` for every
+            # output, which would blank the header of a sign-in that finished meanwhile.
+            yield {self.c.queue: gr.skip()}
             return
         origin = session.public_origin(request)
         client = session.async_client_for(self.api_url, creds, request)

@@ -7,7 +7,8 @@ from ui import assets
 
 def _outs(c, *names) -> list:
     """Outputs of a guarded callback: its own, plus what signing out touches."""
-    auth = ("creds", "me", "signin", "main", "signin_msg", "queue", "account", "credits")
+    auth = ("creds", "me", "loading", "signin", "main", "signin_msg", "queue", "account",
+            "credits")
     return [getattr(c, n) for n in dict.fromkeys((*auth, *names))]
 
 
