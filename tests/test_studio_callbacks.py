@@ -237,9 +237,11 @@ def test_the_board_ignores_unknown_jobs_and_events():
     assert board.shown() == []
 
 
-def test_the_board_shows_at_most_twenty():
+def test_the_board_shows_at_most_twenty_in_the_listing_order():
+    """The API lists newest first; the board keeps that order (timestamps have only
+    one-second precision, so they cannot order jobs made in the same second)."""
     board = Board([{"id": f"j{i:02}", "status": "completed",
-                    "created_at": f"2026-01-01T00:00:{i:02}Z"} for i in range(25)])
+                    "created_at": "2026-01-01T00:00:00Z"} for i in reversed(range(25))])
     shown = board.shown()
     assert len(shown) == 20 and shown[0]["id"] == "j24" and shown[-1]["id"] == "j05"
 

@@ -30,6 +30,7 @@ class AccountViews:
         client = self.client(creds, request)
         me, stats = client.user.me(), client.user.stats()
         return {self.c.profile: render.profile(me), self.c.stats: render.stats(stats),
+                self.c.name_in: me.name,
                 self.c.me: me.raw, self.c.account: render.account_line(me.raw),
                 self.c.credits: render.credits_line(me.credits_remaining),
                 self.c.account_msg: "", **self._keys(client),

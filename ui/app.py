@@ -66,7 +66,8 @@ def _create_tab(c, studio: Studio) -> None:
                              file_types=["image"], elem_id="refs")
             c.ref_preview = gr.Gallery(label="References", columns=4, height=140,
                                        visible=False, elem_id="ref-preview",
-                                       interactive=False)
+                                       interactive=False, allow_preview=False,
+                                       object_fit="contain")
             c.mode = gr.Radio(label="Reference mode", elem_id="ref-mode")
             c.priority = gr.Slider(*PRIORITIES, value=0, step=1, label="Priority (higher runs "
                                    "sooner)", elem_id="priority")
@@ -121,10 +122,10 @@ def _account_tab(c) -> None:
         c.key_create = gr.Button("Create key", elem_id="key-create", scale=1)
     c.new_key = gr.Textbox(label="Your new key (shown once)", visible=False, buttons=["copy"],
                            elem_id="new-key", interactive=False)
+    c.account_msg = gr.Markdown(elem_id="account-message")
     with gr.Row():
         c.revoke_choice = gr.Dropdown(label="Key to revoke", elem_id="revoke-choice", scale=3)
         c.revoke_go = gr.Button("Revoke key", variant="stop", elem_id="revoke-go", scale=1)
-    c.account_msg = gr.Markdown(elem_id="account-message")
 
 
 def build(api_url: str, models: list, state_key: str) -> tuple[gr.Blocks, Studio]:

@@ -23,10 +23,14 @@ class Board:
         self.reset(list(jobs))
 
     def reset(self, jobs: list[dict]) -> None:
+        """The API's listing, newest first (its order is kept: timestamps have only
+        one-second precision, so they cannot order jobs made in the same second)."""
         self.jobs = {job["id"]: dict(job) for job in jobs}
 
     def put(self, job: dict) -> None:
-        self.jobs[job["id"]] = dict(job)
+        """A new job goes on top."""
+        self.jobs = {job["id"]: dict(job), **{k: v for k, v in self.jobs.items()
+                                                if k != job["id"]}}
 
     def apply(self, event) -> None:
         """Record ``event``. Events carry what the screen needs (a new job's prompt and
@@ -64,9 +68,7 @@ class Board:
         return {}
 
     def shown(self) -> list[dict]:
-        ordered = sorted(self.jobs.values(), key=lambda j: (j.get("created_at") or "", j["id"]),
-                         reverse=True)
-        return ordered[:SHOWN]
+        return list(self.jobs.values())[:SHOWN]
 
 
 class LiveViews:

@@ -122,12 +122,12 @@ def credits_line(remaining) -> str:
 
 
 def profile(me) -> str:
-    return (f"| | |\n|---|---|\n| Email | {escape(me.email)} |\n| Name | {escape(me.name)} |\n"
-            f"| Plan | {me.plan.title()} ({me.subscription_status}) |\n"
-            f"| Credits | {me.credits_remaining} left, {me.credits_used} used of "
-            f"{me.monthly_credits} this month |\n"
-            f"| Limits | {me.requests_per_minute} requests a minute, {me.concurrent_jobs} jobs "
-            f"at a time |")
+    return (f"- **Email:** {escape(me.email)}\n- **Name:** {escape(me.name)}\n"
+            f"- **Plan:** {me.plan.title()} ({me.subscription_status})\n"
+            f"- **Credits:** {me.credits_remaining} left, {me.credits_used} used of "
+            f"{me.monthly_credits} this month\n"
+            f"- **Limits:** {me.requests_per_minute} requests a minute, {me.concurrent_jobs} "
+            f"jobs at a time")
 
 
 def stats(s) -> str:

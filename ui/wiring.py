@@ -68,7 +68,8 @@ def wire_gallery(c, studio) -> None:
 
 def wire_account(c, studio) -> None:
     keys = ("keys_table", "revoke_choice", "account_msg")
-    c.account_tab.select(studio.load, [c.creds], _outs(c, "profile", "stats", *keys))
+    c.account_tab.select(studio.load, [c.creds], _outs(c, "profile", "stats", "name_in",
+                                                        *keys))
     c.name_go.click(studio.rename, [c.creds, c.name_in], _outs(c, "profile", "account_msg"))
     c.key_create.click(studio.create_key, [c.creds, c.key_name], _outs(c, "new_key", *keys))
     c.revoke_go.click(studio.revoke_key, [c.creds, c.revoke_choice], _outs(c, *keys))
