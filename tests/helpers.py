@@ -9,6 +9,9 @@ from genova.extensions import db
 from genova.models import User
 
 _ids = itertools.count()
+# POST /api/jobs: the documented body, plus the balance after the debit
+CREATED_KEYS = {"success", "jobId", "status", "queuePosition", "estimatedTime",
+                "creditsRemaining"}
 
 
 def register(client, *, plan: str | None = None, email: str | None = None,

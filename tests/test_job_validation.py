@@ -14,12 +14,11 @@ import pytest
 from PIL import Image
 
 from genova.catalog import ASPECT_RATIOS, FREEPIK_REFERENCE_MODES, MODELS
-from tests.helpers import get_user, job_body, register
+from tests.helpers import CREATED_KEYS, get_user, job_body, register
 
 IMAGE_MODELS = [m.id for m in MODELS.values() if m.media_type == "image"]
 VIDEO_MODELS = [m.id for m in MODELS.values() if m.media_type == "video"]
 FLOW_MODELS = [m.id for m in MODELS.values() if m.platform == "flow"]
-CREATED_KEYS = {"success", "jobId", "status", "queuePosition", "estimatedTime"}
 
 
 def png_url(color=(200, 30, 30), size=(16, 12)) -> str:

@@ -9,11 +9,7 @@ from sqlalchemy import func, select
 
 from genova.extensions import db
 from genova.models import CreditEntry, Job
-from tests.helpers import get_user, job_body, register, set_user
-
-# the documented body, plus the balance after the debit
-CREATED_KEYS = {"success", "jobId", "status", "queuePosition", "estimatedTime",
-                "creditsRemaining"}
+from tests.helpers import CREATED_KEYS, get_user, job_body, register, set_user
 
 
 def test_create_returns_documented_body_and_debits_one_credit(app, client):
