@@ -30,8 +30,6 @@ WAIT = 30_000  # ms: the longest any single thing on the page may take
 PNG = b"\x89PNG\r\n\x1a\n"
 PAGES: list = []  # open pages, screenshotted when a test fails
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="needs Debian's Chromium at /usr/bin/chromium")
 expect.set_options(timeout=WAIT)
 
 
@@ -64,6 +62,9 @@ def idle_app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    if not os.path.exists(CHROMIUM):  # a missing browser fails loudly, never skips
+        pytest.fail("the studio's browser tests need Debian's Chromium at /usr/bin/chromium "
+                    "(apt-get install chromium; ./scripts/test installs it when it can)")
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
