@@ -90,6 +90,7 @@ def test_free_plan_rate_limit_is_429_with_headers(client):
         response = client.get("/api/user/me", headers=user["headers"])
         statuses.append(response.status_code)
         assert response.headers["X-RateLimit-Limit"] == "10"
+        assert "Retry-After" not in response.headers  # only on 429 and 503
     assert statuses == [200] * 10
     limited = client.get("/api/jobs", headers=user["headers"])
     body = _is_error(limited, 429)

@@ -50,8 +50,13 @@ def rate_limit_exempt() -> bool:
 
 
 def clamp_retry_after(response):
-    """flask-limiter can compute ``Retry-After: 0`` in the last second of a window."""
+    """``Retry-After`` only where it means something (429 and 503: flask-limiter adds it to
+    every response), and never 0 (it can compute that in the last second of a window)."""
     value = response.headers.get("Retry-After")
-    if response.status_code == 429 and value is not None and value.isdigit():
+    if value is None:
+        return response
+    if response.status_code not in (429, 503):
+        del response.headers["Retry-After"]
+    elif value.isdigit():
         response.headers["Retry-After"] = str(max(1, int(value)))
     return response
