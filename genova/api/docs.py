@@ -1,5 +1,6 @@
 """``/api/openapi.json`` generated from the endpoint schemas, and Swagger UI at ``/api/docs``
-served from the assets bundled in the ``swagger-ui-bundle`` package (no CDN)."""
+served from the assets of the ``swagger-ui-bundle-v2`` wheel (Swagger UI 5, which reads
+OpenAPI 3.1; no CDN)."""
 
 from __future__ import annotations
 
