@@ -1,15 +1,17 @@
-"""Admin commands: ``flask --app app user create|plan|credits ...``."""
+"""Admin commands: ``flask --app app user|keys|worker-token ...``. Each says first (on
+stderr) which database it works on, so a user created into the wrong ``./var`` shows."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from genova.catalog import PLANS
 from genova.catalog import PLATFORMS as PLATFORMS_ALL
 from genova.errors import GenovaError
-from genova.services import accounts, worker_tokens
+from genova.extensions import db
+from genova.services import accounts, keys, worker_tokens
 
 
 def _run(action):
@@ -24,7 +26,20 @@ def _describe(user) -> str:
             f"credits_remaining={user.credits_remaining}")
 
 
-user_group = AppGroup("user", help="Manage user accounts.")
+@with_appcontext
+def _say_database() -> None:
+    url = db.engine.url.render_as_string(hide_password=True)
+    click.echo(f"database: {url}", err=True)
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    """Rows as aligned columns under ``headers``."""
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
+    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True))
+                     .rstrip() for row in [headers, *rows])
+
+
+user_group = AppGroup("user", help="Manage user accounts.", callback=_say_database)
 
 
 @user_group.command("create")
@@ -60,7 +75,61 @@ def set_credits(email, credits):
 
 
 
-token_group = AppGroup("worker-token", help="Manage pool-worker tokens for extensions.")
+@user_group.command("list")
+def list_users():
+    """Every user with plan and credits."""
+    rows = [[u.email, u.name, u.plan, str(u.credits_remaining), str(u.credits_used),
+             u.created_at.strftime("%Y-%m-%d %H:%M")] for u in accounts.list_users()]
+    click.echo(table(rows, ["EMAIL", "NAME", "PLAN", "CREDITS", "USED", "CREATED"]))
+
+
+@user_group.command("show")
+@click.argument("email")
+def show_user(email):
+    """One user's profile, plan, credits, jobs and keys."""
+    from genova.services import jobs
+
+    user = _run(lambda: accounts.find_by_email(email))
+    stats = jobs.stats(user_id=user.id)
+    active_keys = keys.list_keys(user_id=user.id)
+    jobs_line = (f"{stats['total_jobs']} ({stats['completed_jobs']} completed, "
+                 f"{stats['failed_jobs']} failed, {stats['active_jobs']} active)")
+    for label, value in (("id", user.id), ("email", user.email), ("name", user.name),
+                         ("plan", f"{user.plan} ({user.subscription_status})"),
+                         ("credits", f"{user.credits_remaining} left, {user.credits_used} used"),
+                         ("jobs", jobs_line),
+                         ("api keys", ", ".join(k.prefix for k in active_keys) or "none"),
+                         ("created", user.created_at.isoformat())):
+        click.echo(f"{label + ':':10} {value}")
+
+
+@user_group.command("password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new password (asked for when not given).")
+def set_password(email, password):
+    """Set a user's password."""
+    user = _run(lambda: accounts.set_password(email=email, password=password))
+    click.echo(f"password changed for {user.email}")
+
+
+keys_group = AppGroup("keys", help="Issue API keys for users.", callback=_say_database)
+
+
+@keys_group.command("create")
+@click.argument("email")
+@click.argument("name")
+def create_key(email, name):
+    """Issue an API key for EMAIL; it is printed once."""
+    user = _run(lambda: accounts.find_by_email(email))
+    key, raw = _run(lambda: keys.create_key(user_id=user.id, name=name))
+    click.echo(f"created key {key.id} ({name}) for {user.email}; it is shown only once:",
+               err=True)
+    click.echo(raw)
+
+
+token_group = AppGroup("worker-token", help="Manage pool-worker tokens for extensions.",
+                       callback=_say_database)
 
 
 @token_group.command("create")
@@ -77,9 +146,10 @@ def create_worker_token(name, platform):
 @token_group.command("list")
 def list_worker_tokens():
     """List active worker tokens."""
-    for token in worker_tokens.list_tokens():
-        used = token.last_used_at.isoformat() if token.last_used_at else "never"
-        click.echo(f"{token.id}  {token.platform:8}  {token.name}  last used: {used}")
+    rows = [[t.id, t.platform, t.name,
+             t.last_used_at.isoformat() if t.last_used_at else "never"]
+            for t in worker_tokens.list_tokens()]
+    click.echo(table(rows, ["ID", "PLATFORM", "NAME", "LAST USED"]))
 
 
 @token_group.command("revoke")
@@ -92,4 +162,5 @@ def revoke_worker_token(token_id):
 
 def register(app: Flask) -> None:
     app.cli.add_command(user_group)
+    app.cli.add_command(keys_group)
     app.cli.add_command(token_group)

@@ -136,5 +136,19 @@ def set_credits(*, email: str, credits: int) -> User:
     return user
 
 
+def set_password(*, email: str, password: str) -> User:
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationError(f"password must be at least {MIN_PASSWORD} characters",
+                              field="password")
+    user = find_by_email(email)
+    user.password_hash = generate_password_hash(password)
+    db.session.commit()
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.created_at, User.email)))
+
+
 def count_users() -> int:
     return db.session.scalar(select(func.count()).select_from(User))

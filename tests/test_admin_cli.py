@@ -1,0 +1,74 @@
+"""``flask --app app ...`` admin commands, run as an operator would: subprocesses against
+the same configuration as the server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.procs import ROOT, app_env, running_app
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("admin") / "var"
+    with running_app(data) as app:
+        yield app
+
+
+def flask(server, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENOVA_")}
+    env.update(app_env(server.data_dir, 0))
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, input=stdin, timeout=60,
+                          check=False)
+
+
+def test_every_command_names_its_database(server):
+    result = flask(server, "user", "create", "ops@example.com", "--password", "long-password",
+                   "--plan", "pro")
+    assert result.returncode == 0, result.stderr
+    assert f"database: sqlite:///{server.data_dir / 'genova.db'}" in result.stderr
+    listed = flask(server, "user", "list")
+    assert "database: sqlite:///" in listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["EMAIL", "NAME", "PLAN", "CREDITS", "USED", "CREATED"]
+    row = next(r for r in rows if r.startswith("ops@example.com"))
+    assert row.split()[2:4] == ["pro", "2000"]
+    assert header.index("PLAN") == row.index("pro")  # aligned columns
+
+
+def test_show_password_and_operator_issued_keys(server):
+    flask(server, "user", "create", "ada@example.com", "--password", "first-password")
+    shown = flask(server, "user", "show", "ada@example.com").stdout
+    assert "email:     ada@example.com" in shown and "api keys:  none" in shown
+    changed = flask(server, "user", "password", "ada@example.com", stdin="second-password\n"
+                    "second-password\n")
+    assert changed.returncode == 0, changed.stderr
+    login = server.post("/api/auth/login", json={"email": "ada@example.com",
+                                                  "password": "second-password"})
+    assert login.status_code == 200
+    issued = flask(server, "keys", "create", "ada@example.com", "laptop")
+    key = issued.stdout.strip()
+    assert issued.returncode == 0 and key.startswith("af_")
+    me = requests.get(server.url + "/api/user/me", headers={"X-API-Key": key}, timeout=10)
+    assert me.json()["email"] == "ada@example.com"
+    assert key[:11] in flask(server, "user", "show", "ada@example.com").stdout
+    unknown = flask(server, "keys", "create", "nobody@example.com", "x")
+    assert unknown.returncode != 0 and "nobody@example.com" in unknown.stderr
+    short = flask(server, "user", "password", "ada@example.com", "--password", "short")
+    assert short.returncode != 0 and "at least 8 characters" in short.stderr
+
+
+def test_worker_tokens_list_in_columns(server):
+    for name, platform in (("gpu-box-1", "flow"), ("freepik-browser", "freepik")):
+        assert flask(server, "worker-token", "create", name, "--platform", platform)\
+            .returncode == 0
+    header, *rows = flask(server, "worker-token", "list").stdout.splitlines()
+    assert header.split() == ["ID", "PLATFORM", "NAME", "LAST", "USED"]
+    assert {r.split()[2] for r in rows} >= {"gpu-box-1", "freepik-browser"}
+    assert all(r.index(r.split()[1]) == header.index("PLATFORM") for r in rows)
