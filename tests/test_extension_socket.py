@@ -270,7 +270,8 @@ def test_revoking_a_worker_token_ends_its_sessions(app, server, make_user, pool_
     worker.send({"type": "request_job"})
     assert worker.recv()["jobId"] == job_id
     runner = app.test_cli_runner()
-    listed = runner.invoke(args=["worker-token", "list"]).output.splitlines()
+    header, *listed = runner.invoke(args=["worker-token", "list"]).stdout.splitlines()
+    assert header.split()[:2] == ["ID", "PLATFORM"]
     assert len(listed) == 1 and "flow" in listed[0]  # this test's token, and only it
     revoked = runner.invoke(args=["worker-token", "revoke", listed[0].split()[0]])
     assert revoked.exit_code == 0
