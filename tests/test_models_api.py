@@ -37,3 +37,13 @@ def test_every_listed_combination_is_accepted(client):
                             count=model["max_count"], quality=model["default_quality"])
             response = client.post("/api/jobs", json=body, headers=user["headers"])
             assert response.status_code == 201, (model["id"], response.get_json())
+
+
+def test_the_catalogue_costs_no_request_budget(tmp_path, database_url, redis_url):
+    from genova import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path, database_url, redis_url,
+                                   anonymous_rate_limit="2 per minute"))
+    c = app.test_client()
+    assert {c.get("/api/models").status_code for _ in range(5)} == {200}

@@ -11,8 +11,8 @@ from flask import current_app, g, request
 
 from genova.catalog import PLANS
 
-EXEMPT_PREFIXES = ("/api/docs", "/api/openapi.json", "/healthz", "/readyz", "/metrics",
-                   "/files/", "/studio", "/ws/")
+EXEMPT_PREFIXES = ("/api/docs", "/api/openapi.json", "/api/models", "/healthz", "/readyz",
+                   "/metrics", "/files/", "/studio", "/ws/", "/favicon.ico", "/manifest.json")
 
 
 LOOPBACK = ("127.", "::1")
@@ -43,10 +43,10 @@ def limit_for_request() -> str:
 
 
 def rate_limit_exempt() -> bool:
-    """Docs, probes, signed files, sockets and extension result uploads are not API calls
-    a plan should count."""
-    return (request.path.startswith(EXEMPT_PREFIXES) or request.method == "OPTIONS"
-            or request.endpoint == "files.upload_results")
+    """Docs, the model catalogue, probes, signed files, sockets, the studio's pages and
+    extension result uploads are not API calls a plan should count."""
+    return (request.path.startswith(EXEMPT_PREFIXES) or request.path == "/"
+            or request.method == "OPTIONS" or request.endpoint == "files.upload_results")
 
 
 def clamp_retry_after(response):
