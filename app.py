@@ -77,15 +77,16 @@ def start_workers(settings: Settings):
     and the studio when it is on: all supervised, restarted if they die."""
     env = dict(os.environ, GENOVA_REDIS_URL=settings.redis_url,
                GENOVA_DATA_DIR=str(settings.data_dir))
+    api_url = local_url(settings)
     args = ["--platform", "all", "--concurrency", str(settings.embedded_workers),
-            "--announce", local_url(settings)]
+            "--announce", api_url]
     if settings.studio:
         secret = settings.secret_key or load_or_create_secret(settings.data_dir)
         # The studio keeps each visitor's sign-in in their own browser, sealed with this key
         env["GENOVA_STUDIO_STATE_KEY"] = hmac.new(secret.encode(), b"studio-browser-state",
                                                   hashlib.sha256).hexdigest()
         env["GRADIO_TEMP_DIR"] = str(settings.data_dir / "studio-cache")
-        args += ["--studio-port", str(settings.studio_port), "--api-url", local_url(settings)]
+        args += ["--studio-port", str(settings.studio_port), "--api-url", api_url]
     script = Path(__file__).resolve().with_name("worker.py")
     return spawn([sys.executable, str(script), *args], env=env)
 

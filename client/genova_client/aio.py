@@ -24,7 +24,7 @@ from genova_client.realtime import (
 )
 from genova_client.results import Results
 from genova_client.sockets import MAX_MESSAGE
-from genova_client.transfer import deadline_left, download_target, result_for, result_links
+from genova_client.transfer import deadline_left, deliver, result_for, result_links
 from genova_client.types import Event, Job
 
 
@@ -79,12 +79,7 @@ class AsyncClient(BaseClient):
         return response
 
     async def _download(self, job_id: str, *, index: int | None, path) -> bytes | Path:
-        response = await self._fetch(job_id, index)
-        if path is None:
-            return response.content
-        target = download_target(path, response)
-        target.write_bytes(response.content)
-        return target
+        return deliver(await self._fetch(job_id, index), path)
 
     async def results(self, job: Job | str) -> Results:
         job = await self.jobs.get(job) if isinstance(job, str) else job

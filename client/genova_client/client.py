@@ -22,7 +22,7 @@ from genova_client.realtime import (
 )
 from genova_client.results import Result, Results
 from genova_client.sockets import connect
-from genova_client.transfer import deadline_left, download_target, result_for, result_links
+from genova_client.transfer import deadline_left, deliver, result_for, result_links
 from genova_client.types import Event, Job
 
 
@@ -84,12 +84,7 @@ class Client(BaseClient):
         return response
 
     def _download(self, job_id: str, *, index: int | None, path) -> bytes | Path:
-        response = self._fetch(job_id, index)
-        if path is None:
-            return response.content
-        target = download_target(path, response)
-        target.write_bytes(response.content)
-        return target
+        return deliver(self._fetch(job_id, index), path)
 
     def results(self, job: Job | str) -> Results:
         """Download every result of a completed job."""

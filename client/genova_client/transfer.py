@@ -13,6 +13,15 @@ from genova_client.results import Result
 from genova_client.types import Job
 
 
+def deliver(response: httpx.Response, path) -> bytes | Path:
+    """The file's bytes, or, with ``path``, the path it was written to."""
+    if path is None:
+        return response.content
+    target = download_target(path, response)
+    target.write_bytes(response.content)
+    return target
+
+
 def download_target(path, response: httpx.Response) -> Path:
     """``path`` itself, or the file's own name inside it when it is a directory."""
     target = Path(path)

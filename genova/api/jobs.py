@@ -20,12 +20,12 @@ def _rt():
 
 def _out(job) -> dict:
     """A job as JSON; a completed one carries signed links to its results."""
-    links = None
+    rt, links = _rt(), None
     if job.status == "completed":
-        host, ttl = request.host_url.rstrip("/"), _rt().settings.download_ttl
-        links = [host + downloads.sign(secret=current_app.secret_key, key=key, ttl=ttl)
-                 for key in downloads.result_keys(job)]
-    return job_out(job, jobs.placement(_rt(), job), links)
+        host = request.host_url.rstrip("/")
+        links = [host + link for link in downloads.sign_all(
+            downloads.result_keys(job), secret=rt.secret, ttl=rt.settings.download_ttl)]
+    return job_out(job, jobs.placement(rt, job), links)
 
 
 @bp.post("")

@@ -117,8 +117,8 @@ def complete(rt: Runtime, claim: Claim, *, files: list[StoredFile], meta: dict |
     rt.manager.finish(job_id=claim.job_id, lease=claim.lease)
     if elapsed is not None:
         rt.manager.record_duration(model=job.model, seconds=elapsed)
-    links = [downloads.sign(secret=rt.secret, key=key, ttl=rt.settings.download_ttl)
-             for key in keys] if rt.secret else []
+    links = downloads.sign_all(keys, secret=rt.secret, ttl=rt.settings.download_ttl) \
+        if rt.secret else []
     events.publish(rt.redis, job.user_id, {"type": "job_completed", "jobId": job.id,
                                            "resultUrl": keys[0] if keys else None,
                                            "resultUrls": keys, "downloadUrls": links,

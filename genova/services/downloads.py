@@ -37,6 +37,11 @@ def result_keys(job: Job) -> list[str]:
     return job.result_urls or ([job.result_url] if job.result_url else [])
 
 
+def sign_all(keys: list[str], *, secret: str, ttl: int) -> list[str]:
+    """Signed links (path and query) to each of ``keys``, in order."""
+    return [sign(secret=secret, key=key, ttl=ttl) for key in keys]
+
+
 def link_for_job(*, job: Job, index: int, secret: str, ttl: int) -> str:
     """A signed link to result ``index`` of a completed job (409 if not completed)."""
     if job.status != "completed":
