@@ -73,14 +73,38 @@ def set_credits(email, credits):
     click.echo(f"updated {_describe(user)}")
 
 
+@user_group.command("disable")
+@click.argument("email")
+def disable_user(email):
+    """Refuse the account: revoke its API keys, refuse its tokens and logins, and close
+    its open sockets on every server."""
+    redis = current_app.extensions["genova"].redis  # None: no server running here
+    user, revoked = _run(lambda: accounts.disable_user(email=email, redis=redis))
+    sockets = ("its open sockets were told to close" if redis is not None
+               else "no running server was found, so no socket is open")
+    click.echo(f"disabled {user.email}; revoked {revoked} API key(s); {sockets}")
+
+
+@user_group.command("enable")
+@click.argument("email")
+def enable_user(email):
+    """Let a disabled account log in again (its revoked keys stay revoked)."""
+    user = _run(lambda: accounts.enable_user(email=email))
+    click.echo(f"enabled {user.email}; it can log in and create new keys")
+
+
+def _status(user) -> str:
+    return "disabled" if user.disabled_at else "active"
 
 
 @user_group.command("list")
 def list_users():
-    """Every user with plan and credits."""
+    """Every user with plan, credits and status."""
     rows = [[u.email, u.name, u.plan, str(u.credits_remaining), str(u.credits_used),
-             u.created_at.strftime("%Y-%m-%d %H:%M")] for u in accounts.list_users()]
-    click.echo(table(rows, ["EMAIL", "NAME", "PLAN", "CREDITS", "USED", "CREATED"]))
+             _status(u), u.created_at.strftime("%Y-%m-%d %H:%M")]
+            for u in accounts.list_users()]
+    click.echo(table(rows, ["EMAIL", "NAME", "PLAN", "CREDITS", "USED", "STATUS",
+                            "CREATED"]))
 
 
 @user_group.command("show")
@@ -96,6 +120,8 @@ def show_user(email):
                  f"{stats['failed_jobs']} failed, {stats['active_jobs']} active)")
     for label, value in (("id", user.id), ("email", user.email), ("name", user.name),
                          ("plan", f"{user.plan} ({user.subscription_status})"),
+                         ("status", _status(user) + (f" since {user.disabled_at.isoformat()}"
+                                                     if user.disabled_at else "")),
                          ("credits", f"{user.credits_remaining} left, {user.credits_used} used"),
                          ("jobs", jobs_line),
                          ("api keys", ", ".join(k.prefix for k in active_keys) or "none"),

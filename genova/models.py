@@ -71,6 +71,8 @@ class User(db.Model):
     credits_used: Mapped[int] = mapped_column(Integer, default=0)
     credits_period: Mapped[str] = mapped_column(String(7))  # "YYYY-MM" of the last reset
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by `flask --app app user disable`: every credential of the account is refused.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ApiKey(db.Model):

@@ -96,6 +96,16 @@ def running_app(data_dir: Path, *, startup_timeout: float = 60, **extra):
         app.kill()
 
 
+def admin(app: AppProcess, *args, stdin: str | None = None, **extra
+          ) -> subprocess.CompletedProcess:
+    """``flask --app app ARGS`` as an operator runs it, on the server's configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENOVA_")}
+    env.update(app_env(app.data_dir, 0, **extra))
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, input=stdin, timeout=60,
+                          check=False)
+
+
 def _healthy(app: AppProcess) -> bool:
     if app.proc.poll() is not None:
         raise AssertionError(f"app exited with {app.proc.returncode}:\n"

@@ -3,14 +3,11 @@ the same configuration as the server."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import requests
 
-from tests.procs import ROOT, app_env, running_app
+from tests.procs import admin, running_app
+from tests.realtime import Socket, ws_url
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +17,7 @@ def server(tmp_path_factory):
         yield app
 
 
-def flask(server, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GENOVA_")}
-    env.update(app_env(server.data_dir, 0))
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, input=stdin, timeout=60,
-                          check=False)
+flask = admin
 
 
 def test_every_command_names_its_database(server):
@@ -36,7 +28,7 @@ def test_every_command_names_its_database(server):
     listed = flask(server, "user", "list")
     assert "database: sqlite:///" in listed.stderr
     header, *rows = listed.stdout.splitlines()
-    assert header.split() == ["EMAIL", "NAME", "PLAN", "CREDITS", "USED", "CREATED"]
+    assert header.split() == ["EMAIL", "NAME", "PLAN", "CREDITS", "USED", "STATUS", "CREATED"]
     row = next(r for r in rows if r.startswith("ops@example.com"))
     assert row.split()[2:4] == ["pro", "2000"]
     assert header.index("PLAN") == row.index("pro")  # aligned columns
@@ -72,3 +64,39 @@ def test_worker_tokens_list_in_columns(server):
     assert header.split() == ["ID", "PLATFORM", "NAME", "LAST", "USED"]
     assert {r.split()[2] for r in rows} >= {"gpu-box-1", "freepik-browser"}
     assert all(r.index(r.split()[1]) == header.index("PLATFORM") for r in rows)
+
+
+def test_disable_refuses_every_credential_and_closes_open_sockets(server):
+    email, password = "mallory@example.com", "mallory-password"
+    flask(server, "user", "create", email, "--password", password)
+    key = flask(server, "keys", "create", email, "script").stdout.strip()
+    tokens = server.post("/api/auth/login", json={"email": email, "password": password}).json()
+    jwt = tokens["accessToken"]
+    live = Socket(ws_url(server, "/ws/user", apiKey=key))
+    by_token = Socket(ws_url(server, "/ws/user", token=jwt))
+    worker = Socket(ws_url(server, "/ws/extension", extensionType="flow", apiKey=key))
+    for socket in (live, by_token, worker):
+        assert socket.recv()["type"] == "welcome"
+
+    disabled = flask(server, "user", "disable", email)
+    assert disabled.returncode == 0, disabled.stderr
+    assert "revoked 1 API key" in disabled.stdout
+    for socket in (live, by_token, worker):
+        code, reason = socket.close_reason()
+        assert code == 4401 and "disabled" in reason
+    for headers in ({"X-API-Key": key}, {"Authorization": f"Bearer {jwt}"}):
+        assert requests.get(server.url + "/api/user/me", headers=headers,
+                            timeout=10).status_code == 401
+    refused = server.post("/api/auth/login", json={"email": email, "password": password})
+    assert refused.status_code == 401 and refused.json()["error"] == "Account disabled"
+    assert requests.post(server.url + "/api/auth/refresh", timeout=10, headers={
+        "Authorization": f"Bearer {tokens['refreshToken']}"}).status_code == 401
+    row = next(r for r in flask(server, "user", "list").stdout.splitlines()
+               if r.startswith(email))
+    assert "disabled" in row.split()
+
+    assert flask(server, "user", "enable", email).returncode == 0
+    assert server.post("/api/auth/login", json={"email": email,
+                                                "password": password}).status_code == 200
+    assert requests.get(server.url + "/api/user/me", headers={"X-API-Key": key},
+                        timeout=10).status_code == 401  # revoked keys stay revoked

@@ -58,6 +58,14 @@ class ExtensionSession:
     def poke(self) -> None:
         self.wakeup.set()
 
+    def close(self, code: int, reason: str) -> None:
+        """Closed from outside (the account was disabled): its jobs go back in line."""
+        try:
+            with self.send_lock:
+                self.ws.close(reason=code, message=reason)
+        except Exception as exc:  # noqa: BLE001 - closed already
+            log.info("closing extension %s: %s", self.worker_id, exc)
+
     # -- io -----------------------------------------------------------------------------------
     def send(self, message: dict) -> None:
         with self.send_lock:

@@ -4,6 +4,8 @@
 - ``genova:queue``: ``ready|<platform>|<user>`` (a job became claimable) wakes waiting
   extensions; any message schedules a refresh of the live ``job_queued`` positions of the
   users connected to this process.
+- ``genova:control``: ``{"close": "user", "userId", "code", "reason"}`` closes that user's
+  sockets here (an operator disabled the account).
 
 Events reach a socket whatever process it is attached to, because every process hears the
 same channels. The listener reconnects on its own after a Redis outage.
@@ -17,6 +19,8 @@ import threading
 import time
 
 import redis
+
+from genova.services import events
 
 log = logging.getLogger(__name__)
 REFRESH_EVERY = 0.25  # seconds: live queue positions are recomputed at most this often
@@ -79,7 +83,7 @@ class Hub:
             try:
                 pubsub = client.pubsub()
                 pubsub.psubscribe("genova:events:*")
-                pubsub.subscribe("genova:queue")
+                pubsub.subscribe("genova:queue", events.CONTROL)
                 for message in pubsub.listen():
                     if message["type"] not in ("message", "pmessage"):
                         if message["type"] == "subscribe":  # confirmed after psubscribe
@@ -98,6 +102,9 @@ class Hub:
         channel, data = message["channel"], message["data"]
         if channel == "genova:queue":
             self._on_queue(data)
+            return
+        if channel == events.CONTROL:
+            self._on_control(json.loads(data))
             return
         user_id = channel.rsplit(":", 1)[1]
         with self.lock:
@@ -118,6 +125,16 @@ class Hub:
         with self.lock:
             if self.users:
                 self.refresh_needed.set()
+
+    def _on_control(self, order: dict) -> None:
+        if order.get("close") != "user":
+            return
+        user_id, code, reason = order["userId"], order["code"], order["reason"]
+        with self.lock:
+            targets = [*self.users.get(user_id, ()),
+                       *(w for w in self.waiters if w.user_id == user_id)]
+        for session in targets:
+            session.close(code, reason)
 
     def _refresher(self) -> None:
         """Send ``job_queued`` to local sockets whose jobs moved, at most every 0.25 s."""

@@ -36,13 +36,13 @@ class UserSession:
         except queue.Full:
             log.warning("socket of %s is %d messages behind; closing it", self.user_id,
                         self.OUTBOX)
-            self._close(4429, "too slow: fetch the current state over REST and reconnect")
+            self.close(4429, "too slow: fetch the current state over REST and reconnect")
 
-    def _close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str) -> None:
         try:
             self.ws.close(reason=code, message=reason)
         except Exception as exc:  # noqa: BLE001 - closed already, or the writer is mid-send
-            log.info("closing a slow socket of %s: %s", self.user_id, exc)
+            log.info("closing a socket of %s: %s", self.user_id, exc)
 
     def _write(self) -> None:
         while True:

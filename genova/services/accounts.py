@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from genova.catalog import DEFAULT_PLAN, PLANS
 from genova.errors import Conflict, NotFound, Unauthorized, ValidationError
 from genova.extensions import db
-from genova.models import CreditEntry, User, utcnow
+from genova.models import ApiKey, CreditEntry, User, utcnow
+from genova.services import events
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
@@ -64,6 +65,14 @@ def authenticate(*, email: str, password: str) -> User:
     user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
     if user is None or not check_password_hash(user.password_hash, password or ""):
         raise Unauthorized("email or password is incorrect", error="Invalid credentials")
+    return ensure_enabled(user)
+
+
+def ensure_enabled(user: User) -> User:
+    """A disabled account's every credential is refused, whatever it is."""
+    if user.disabled_at is not None:
+        raise Unauthorized("this account has been disabled; contact the operator",
+                           error="Account disabled")
     return user
 
 
@@ -71,7 +80,7 @@ def get_user(user_id: str) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         raise Unauthorized("the account for this credential no longer exists")
-    return user
+    return ensure_enabled(user)
 
 
 def find_by_email(email: str) -> User:
@@ -142,6 +151,30 @@ def set_password(*, email: str, password: str) -> User:
                               field="password")
     user = find_by_email(email)
     user.password_hash = generate_password_hash(password)
+    db.session.commit()
+    return user
+
+
+def disable_user(*, email: str, redis=None) -> tuple[User, int]:
+    """Refuse the account's every credential from now on: API keys are revoked, tokens and
+    logins refused, and (with Redis at hand) its open sockets in every server process are
+    closed. Returns the user and how many keys were revoked. Jobs already queued run."""
+    user = find_by_email(email)
+    now = utcnow()
+    user.disabled_at = user.disabled_at or now
+    revoked = db.session.execute(update(ApiKey).where(
+        ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None)).values(revoked_at=now))
+    db.session.commit()
+    if redis is not None:
+        events.close_sockets(redis, user_id=user.id, code=4401,
+                             reason="unauthorized: this account has been disabled")
+    return user, revoked.rowcount
+
+
+def enable_user(*, email: str) -> User:
+    """Let a disabled account log in again; its revoked keys stay revoked."""
+    user = find_by_email(email)
+    user.disabled_at = None
     db.session.commit()
     return user
 

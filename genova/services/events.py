@@ -14,6 +14,21 @@ import redis
 log = logging.getLogger(__name__)
 
 
+CONTROL = "genova:control"
+
+
+def close_sockets(r: redis.Redis, *, user_id: str, code: int, reason: str) -> bool:
+    """Ask every server process to close this user's sockets (``/ws/user`` and user-scoped
+    extensions) with ``code`` and ``reason``. False if Redis could not be told."""
+    try:
+        r.publish(CONTROL, json.dumps({"close": "user", "userId": user_id, "code": code,
+                                       "reason": reason}))
+    except redis.RedisError as exc:
+        log.warning("could not ask servers to close the sockets of %s: %s", user_id, exc)
+        return False
+    return True
+
+
 def channel(user_id: str) -> str:
     return f"genova:events:{user_id}"
 

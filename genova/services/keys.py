@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from genova.errors import NotFound, Unauthorized
 from genova.extensions import db
 from genova.models import ApiKey, User, is_id, utcnow
+from genova.services import accounts
 
 KEY_PREFIX = "af_"
 # last_used_at is written at most this often per key, so a busy key costs no write per request.
@@ -62,6 +63,7 @@ def authenticate_key(raw: str) -> User:
         raise Unauthorized("this API key is unknown or has been revoked",
                            error="Invalid API key")
     key, user = row
+    accounts.ensure_enabled(user)
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
