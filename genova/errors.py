@@ -27,6 +27,9 @@ class GenovaError(Exception):
             body["field"] = self.field
         return body
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class ValidationError(GenovaError):
     status = 400
@@ -68,5 +71,11 @@ class PayloadTooLarge(GenovaError):
 
 
 class ServiceUnavailable(GenovaError):
+    """Something the request needs is briefly down; ``Retry-After`` says when to retry."""
+
     status = 503
     error = "Service unavailable"
+    retry_after = 2
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

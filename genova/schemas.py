@@ -4,16 +4,46 @@ the OpenAPI document, so the docs cannot drift from what the API accepts.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
-from genova.catalog import ASPECT_RATIOS, FREEPIK_QUALITIES, MODELS
+from genova.catalog import ASPECT_RATIOS, FREEPIK_QUALITIES, MODELS, PLATFORMS
 
 ModelId = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 AspectRatio = Literal[tuple(ASPECT_RATIOS)]  # type: ignore[valid-type]
 Quality = Literal[FREEPIK_QUALITIES]  # type: ignore[valid-type]
 JobStatus = Literal["pending", "queued", "processing", "completed", "failed", "cancelled"]
+ReferenceMode = Literal[tuple(dict.fromkeys(  # type: ignore[valid-type]
+    m for p in PLATFORMS.values() for m in p.reference_modes))]
+MAX_OFFSET = 1_000_000
+
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"},
+                                 description="UTC, RFC 3339 (e.g. 2026-01-31T12:00:00Z).")]
+Email = Annotated[StrictStr, Field(max_length=254, json_schema_extra={"format": "email"})]
+
+
+def _whole_number(value):
+    """Query strings: digits only (with an optional minus), so ``limit=1.0`` is a 400."""
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,9}", value):
+        raise ValueError("must be a whole number")
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _integral(value):
+    """JSON, and JSON Schema's ``integer``, do not tell 1 from 1.0, and some encoders write
+    every number with a fraction: an integral number is taken as an integer. Fractions,
+    text and booleans are still refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[StrictInt, BeforeValidator(_integral)]
 
 
 class Strict(BaseModel):
@@ -21,11 +51,11 @@ class Strict(BaseModel):
 
 
 class ReferenceImagesIn(Strict):
-    images: list[StrictStr] = Field(
+    images: list[Annotated[StrictStr, Field(min_length=1)]] = Field(
         min_length=1, max_length=4,
         description="1-4 images as data URLs (data:image/png;base64,...) or plain base64. "
                     "PNG, JPEG or WEBP; resized to 512 px on the longest side.")
-    mode: StrictStr | None = Field(
+    mode: ReferenceMode | None = Field(
         None, description="Flow: ingredients (default). Freepik: style (default), character, "
                           "element, color, effects, camera.")
 
@@ -37,14 +67,16 @@ class JobCreate(Strict):
     aspectRatio: AspectRatio | None = Field(
         None, description="Flow: landscape/portrait/square (default landscape). "
                           "Freepik: 1:1, 4:3, 3:4, 16:9, 9:16, 3:2, 2:3 (default 16:9).")
-    count: StrictInt = Field(1, ge=1, le=4, description="1-4 images; videos are always 1.")
+    count: JsonInt = Field(1, ge=1, le=4, description="1-4 images; videos are always 1.")
     quality: Quality | None = Field(None, description="Freepik only: 1K (default) or 2K.")
     resolution: Quality | None = Field(None, description="Synonym of quality (Freepik only).")
     referenceImages: ReferenceImagesIn | None = None
-    priority: StrictInt = Field(0, ge=-100, le=100, description="Higher runs sooner.")
+    priority: JsonInt = Field(0, ge=-100, le=100, description="Higher runs sooner.")
 
 
 class JobCreated(BaseModel):
+    """The job was accepted and your credit debited."""
+
     success: bool
     jobId: str
     status: JobStatus
@@ -54,6 +86,8 @@ class JobCreated(BaseModel):
 
 
 class JobOut(BaseModel):
+    """A job: its status, settings, timings and results."""
+
     id: str
     type: Literal["image", "video"]
     status: JobStatus
@@ -61,10 +95,11 @@ class JobOut(BaseModel):
     settings: dict
     result_url: str | None
     result_urls: list[str] | None
-    created_at: str
-    started_at: str | None
-    completed_at: str | None
-    processing_time: float | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    processing_time: float | None = Field(
+        description="Seconds from start to completion, with a fraction (e.g. 12.84).")
     file_size: int | None
     progress: int | None = None
     error_message: str | None = None
@@ -83,16 +118,20 @@ class JobListQuery(Strict):
     status: JobStatus | None = None
     type: Literal["image", "video"] | None = None
     model: ModelId | None = None
-    limit: int = Field(50, ge=1, le=100)
-    offset: int = Field(0, ge=0)
+    limit: QueryInt = Field(50, ge=1, le=100)
+    offset: QueryInt = Field(0, ge=0, le=MAX_OFFSET)
 
 
 class JobList(BaseModel):
+    """One page of your jobs, newest first, and how many there are."""
+
     jobs: list[JobOut]
     total: int
 
 
 class Success(BaseModel):
+    """Done."""
+
     success: bool
 
 
@@ -103,17 +142,25 @@ class Error(BaseModel):
 
 
 class Register(Strict):
-    email: StrictStr
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}]})
+
+    email: Email
     password: StrictStr = Field(min_length=8, max_length=256)
     name: StrictStr | None = Field(None, max_length=100)
 
 
 class Login(Strict):
-    email: StrictStr
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"email": "ada@example.com", "password": "correct horse battery"}]})
+
+    email: Email
     password: StrictStr
 
 
 class UserOut(BaseModel):
+    """Your profile, plan and credits."""
+
     id: str
     email: str
     name: str
@@ -124,24 +171,32 @@ class UserOut(BaseModel):
     monthly_credits: int
     requests_per_minute: int
     concurrent_jobs: int
-    created_at: str
+    created_at: Timestamp
 
 
 class Tokens(BaseModel):
+    """The account and a fresh pair of tokens."""
+
     user: UserOut
     accessToken: str
     refreshToken: str
 
 
 class AccessToken(BaseModel):
+    """A new access token."""
+
     accessToken: str
 
 
 class ProfileUpdate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "New Name"}]})
+
     name: StrictStr = Field(min_length=1, max_length=100)
 
 
 class Stats(BaseModel):
+    """Counts of your jobs and results, and your credits."""
+
     total_jobs: int
     completed_jobs: int
     failed_jobs: int
@@ -156,6 +211,8 @@ class Stats(BaseModel):
 
 
 class KeyCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "My Key"}]})
+
     name: StrictStr = Field("API key", min_length=1, max_length=100)
 
 
@@ -163,15 +220,19 @@ class KeyOut(BaseModel):
     id: str
     name: str
     prefix: str
-    created_at: str
-    last_used_at: str | None
+    created_at: Timestamp
+    last_used_at: Timestamp | None
 
 
 class KeyCreated(KeyOut):
+    """The new key, in full this one time."""
+
     key: str = Field(description="The full key. Shown only once.")
 
 
 class KeyList(BaseModel):
+    """Your active API keys."""
+
     keys: list[KeyOut]
 
 
@@ -206,8 +267,25 @@ class ModelInfo(BaseModel):
 
 
 class ModelList(BaseModel):
+    """Every model with what it accepts and costs."""
+
     models: list[ModelInfo]
 
 
+class Health(BaseModel):
+    """The process is up."""
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """Whether each dependency answers ("ok" or "error: <kind>")."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]
+
+
 class UploadedFiles(BaseModel):
+    """The stored results."""
+
     files: list[str] = Field(description="Storage keys, in upload order.")

@@ -2,33 +2,7 @@
 
 from __future__ import annotations
 
-from genova.schemas import JobCreate
 from tests.helpers import get_user, job_body, register
-
-
-def test_openapi_is_generated_from_the_validating_schemas(client):
-    spec = client.get("/api/openapi.json").get_json()
-    assert spec["openapi"].startswith("3.")
-    paths = spec["paths"]
-    for path, method in [("/api/jobs", "post"), ("/api/jobs", "get"), ("/api/jobs/{job_id}", "get"),
-                         ("/api/jobs/{job_id}", "delete"), ("/api/keys", "post"),
-                         ("/api/keys", "get"), ("/api/keys/{key_id}", "delete"),
-                         ("/api/user/me", "get"), ("/api/user/me", "patch"),
-                         ("/api/user/stats", "get"), ("/api/auth/register", "post"),
-                         ("/api/auth/login", "post"), ("/api/auth/refresh", "post")]:
-        assert method in paths[path], (path, method)
-    create = paths["/api/jobs"]["post"]
-    ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
-    assert set(schema["properties"]) == set(JobCreate.model_fields)
-    assert schema["additionalProperties"] is False
-    assert schema["properties"]["prompt"]["maxLength"] == 500
-    assert sorted(schema["required"]) == ["prompt", "type"]
-    assert set(create["responses"]) >= {"201", "400", "401", "402"}
-    assert {"ApiKey", "Bearer"} <= set(spec["components"]["securitySchemes"])
-    statuses = paths["/api/jobs"]["get"]["parameters"]
-    status_param = next(p for p in statuses if p["name"] == "status")
-    assert "completed" in str(status_param["schema"])
 
 
 def test_documented_responses_match_real_ones(client):

@@ -155,6 +155,7 @@ def test_queue_outage_is_503_and_charges_nothing(app, client, settings):
     broken = create_app(settings.with_(redis_url="redis://127.0.0.1:1/0"))
     response = broken.test_client().post("/api/jobs", json=job_body(), headers=user["headers"])
     assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1  # the client knows when to retry
     assert "nothing was charged" in response.get_json()["details"]
     assert get_user(app, user["user"]["id"]).credits_remaining == 50
     assert client.get("/api/jobs", headers=user["headers"]).get_json()["total"] == 0

@@ -50,7 +50,7 @@ def test_image_job_completes_and_downloads(app, client, settings):
     with Image.open(io.BytesIO(second.get_data())) as img:
         assert img.size == (1344, 756)
     bad = client.get(f"/api/jobs/{job_id}/download?index=2", headers=user["headers"])
-    assert bad.status_code == 400 and bad.get_json()["field"] == "index"
+    assert bad.status_code == 404 and bad.get_json()["field"] == "index"
     assert get_user(app, uid).credits_remaining == 9999
     # the job carries signed links too: no credentials, no API request, same bytes
     links = job["download_urls"]

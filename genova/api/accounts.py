@@ -23,7 +23,8 @@ def _tokens(user) -> dict:
 
 @bp.post("/register")
 @endpoint("Create an account", tag="auth", body=Register, auth=False,
-          responses={201: Tokens, 400: Error, 409: Error})
+          responses={201: Tokens, 409: Error},
+          description="New accounts start on the free plan with its monthly credits.")
 def register(body: Register):
     user = accounts.create_user(email=body.email, password=body.password, name=body.name)
     return _tokens(user), 201
@@ -39,7 +40,8 @@ def login(body: Login):
 @bp.post("/refresh")
 @skip_identify
 @endpoint("Trade a refresh token (as Bearer) for a new access token", tag="auth", auth=False,
-          responses={200: AccessToken, 401: Error})
+          responses={200: AccessToken, 401: Error},
+          openapi={"security": [{"RefreshToken": []}]})
 def refresh():
     token = bearer_token()
     if not token:

@@ -27,6 +27,9 @@ class EndpointDoc:
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     auth: bool = True
     description: str = ""
+    # A raw OpenAPI fragment for what the pydantic models cannot say (extra parameters,
+    # response headers, links, another body media type): merged into the operation.
+    openapi: dict = field(default_factory=dict)
 
 
 def field_path(loc: tuple) -> str:
@@ -106,8 +109,9 @@ def _find_unstorable(value, path: str) -> str | None:
 
 
 def endpoint(summary: str, *, tag: str, body=None, query=None, responses=None, auth=True,
-             description=""):
-    doc = EndpointDoc(summary, tag, body, query, responses or {}, auth, description)
+             description="", openapi=None):
+    doc = EndpointDoc(summary, tag, body, query, responses or {}, auth, description,
+                      openapi or {})
 
     def decorate(view):
         @functools.wraps(view)

@@ -30,7 +30,7 @@ def _json(status: int, body: dict, headers=None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(GenovaError)
     def genova_error(exc: GenovaError):
-        return _json(exc.status, exc.to_dict())
+        return _json(exc.status, exc.to_dict(), exc.headers())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -17,8 +17,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 
+from genova.api.auth import skip_identify
+from genova.api.endpoint import endpoint
 from genova.catalog import PLATFORMS
 from genova.extensions import db
+from genova.schemas import Health, Readiness
 from genova.services.jobs import jobs_by_state
 
 bp = Blueprint("health", __name__)
@@ -75,11 +78,17 @@ def install_metrics(app) -> None:
 
 
 @bp.get("/healthz")
+@skip_identify
+@endpoint("Liveness: the web process answers", tag="operators", auth=False,
+          responses={200: Health})
 def healthz():
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@skip_identify
+@endpoint("Readiness: the database and Redis answer", tag="operators", auth=False,
+          responses={200: Readiness, 503: Readiness})
 def readyz():
     checks = {}
     try:
@@ -97,6 +106,11 @@ def readyz():
 
 
 @bp.get("/metrics")
+@skip_identify
+@endpoint("Prometheus metrics (text exposition format)", tag="operators", auth=False,
+          responses={200: None}, openapi={"responses": {"200": {
+              "description": "Metrics", "content": {"text/plain": {"schema": {
+                  "type": "string"}}}}}})
 def metrics():
     registry = current_app.extensions["genova.metrics"]
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

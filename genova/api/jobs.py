@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, request
 
 from genova.api.auth import current_user
 from genova.api.endpoint import endpoint
+from genova.api.openapi_jobs import job_create_examples
 from genova.api.serializers import job_out
 from genova.schemas import Error, JobCreate, JobCreated, JobList, JobListQuery, JobOut, Success
 from genova.services import downloads, jobs
@@ -28,10 +29,20 @@ def _out(job) -> dict:
     return job_out(job, jobs.placement(rt, job), links)
 
 
+JOB_LINKS = {  # what a client (or a fuzzer) can do next with the new job's id
+    name: {"operationId": op, "parameters": {"job_id": "$response.body#/jobId"}}
+    for name, op in (("GetJob", "jobs_show"), ("CancelJob", "jobs_cancel"),
+                     ("DownloadResult", "files_download"))}
+
+
 @bp.post("")
 @endpoint("Create a generation job (costs 1 credit)", tag="jobs", body=JobCreate,
-          responses={201: JobCreated, 400: Error, 401: Error, 402: Error, 413: Error,
-                     429: Error})
+          responses={201: JobCreated, 402: Error, 503: Error},
+          description="The job is committed before this answers. `creditsRemaining` is "
+                      "your balance after the debit; a refused job costs nothing.",
+          openapi={"requestBody": {"content": {"application/json": {
+                       "examples": job_create_examples()}}},
+                   "responses": {"201": {"links": JOB_LINKS}}})
 def create(body: JobCreate):
     user = current_user()
     spec = build_spec(body)
@@ -43,7 +54,7 @@ def create(body: JobCreate):
 
 @bp.get("")
 @endpoint("List your jobs, newest first", tag="jobs", query=JobListQuery,
-          responses={200: JobList, 400: Error, 401: Error})
+          responses={200: JobList})
 def index(query: JobListQuery):
     rows, total = jobs.list_jobs(user_id=current_user().id, status=query.status,
                                  type=query.type, model=query.model, limit=query.limit,
@@ -52,14 +63,16 @@ def index(query: JobListQuery):
 
 
 @bp.get("/<job_id>")
-@endpoint("Job status and details", tag="jobs", responses={200: JobOut, 401: Error, 404: Error})
+@endpoint("Job status and details", tag="jobs", responses={200: JobOut, 404: Error})
 def show(job_id: str):
     return _out(jobs.get_job(user_id=current_user().id, job_id=job_id))
 
 
 @bp.delete("/<job_id>")
 @endpoint("Cancel a pending or queued job and refund its credit", tag="jobs",
-          responses={200: Success, 401: Error, 404: Error, 409: Error})
+          responses={200: Success, 404: Error, 409: Error},
+          description="A cancelled job stays readable with status `cancelled`; 409 if it "
+                      "is already processing or finished.")
 def cancel(job_id: str):
     jobs.cancel_job(_rt(), user_id=current_user().id, job_id=job_id)
     return {"success": True}

@@ -15,7 +15,9 @@ bp = Blueprint("keys", __name__, url_prefix="/api/keys")
 
 @bp.post("")
 @endpoint("Create an API key; the full key is returned only once", tag="keys",
-          body=KeyCreate, responses={201: KeyCreated, 400: Error, 401: Error})
+          body=KeyCreate, responses={201: KeyCreated},
+          openapi={"responses": {"201": {"links": {"RevokeKey": {
+              "operationId": "keys_revoke", "parameters": {"key_id": "$response.body#/id"}}}}}})
 def create(body: KeyCreate):
     key, raw = keys.create_key(user_id=current_user().id, name=body.name.strip() or "API key")
     return {**key_out(key), "key": raw}, 201
@@ -23,14 +25,14 @@ def create(body: KeyCreate):
 
 @bp.get("")
 @endpoint("List active (non-revoked) API keys", tag="keys",
-          responses={200: KeyList, 401: Error})
+          responses={200: KeyList})
 def index():
     return {"keys": [key_out(k) for k in keys.list_keys(user_id=current_user().id)]}
 
 
 @bp.delete("/<key_id>")
 @endpoint("Revoke an API key permanently", tag="keys",
-          responses={200: Success, 401: Error, 404: Error})
+          responses={200: Success, 404: Error})
 def revoke(key_id: str):
     keys.revoke_key(user_id=current_user().id, key_id=key_id)
     return {"success": True}

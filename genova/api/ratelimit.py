@@ -42,11 +42,18 @@ def limit_for_request() -> str:
     return current_app.config["GENOVA"].anonymous_rate_limit
 
 
-def rate_limit_exempt() -> bool:
+EXEMPT_ENDPOINTS = ("files.upload_results",)
+
+
+def is_exempt(path: str, endpoint: str | None) -> bool:
     """Docs, the model catalogue, probes, signed files, sockets, the studio's pages and
-    extension result uploads are not API calls a plan should count."""
-    return (request.path.startswith(EXEMPT_PREFIXES) or request.path == "/"
-            or request.method == "OPTIONS" or request.endpoint == "files.upload_results")
+    extension result uploads are not API calls a plan should count. The OpenAPI document
+    reads the same rule to say which operations can answer 429."""
+    return path.startswith(EXEMPT_PREFIXES) or path == "/" or endpoint in EXEMPT_ENDPOINTS
+
+
+def rate_limit_exempt() -> bool:
+    return request.method == "OPTIONS" or is_exempt(request.path, request.endpoint)
 
 
 def clamp_retry_after(response):

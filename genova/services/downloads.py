@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from genova.errors import Conflict, Forbidden, NotFound, ValidationError
+from genova.errors import Conflict, Forbidden, NotFound
 from genova.models import Job
 from genova.services.storage import LocalStorage
 
@@ -48,8 +48,9 @@ def link_for_job(*, job: Job, index: int, secret: str, ttl: int) -> str:
         raise Conflict(f"job {job.id} is {job.status}; downloads need a completed job",
                        error="Job not completed")
     keys = result_keys(job)
-    if not 0 <= index < len(keys):
-        raise ValidationError(f"index must be between 0 and {len(keys) - 1}", field="index")
+    if not 0 <= index < len(keys):  # a well-formed index naming no result: absent, not bad
+        raise NotFound(f"job {job.id} has no result {index}; its results are numbered 0 to "
+                       f"{len(keys) - 1}", error="Result not found", field="index")
     return sign(secret=secret, key=keys[index], ttl=ttl)
 
 
