@@ -36,7 +36,7 @@ def test_the_reference_renders_every_operation_and_calls_the_api(tmp_path):
         page.locator(".modal-ux input").first.fill(key)  # the first scheme: X-API-Key
         page.locator(".modal-ux .auth-btn-wrapper button.authorize").first.click()
         page.locator(".modal-ux button.btn-done").first.click()
-        me = page.locator("#operations-user-get_api_user_me")
+        me = page.locator("#operations-user-users_me")
         me.locator(".opblock-summary").click()
         me.get_by_role("button", name="Try it out").click()
         me.get_by_role("button", name="Execute").click()
