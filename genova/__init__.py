@@ -10,6 +10,8 @@ from genova.config import Settings, load_or_create_secret
 
 
 def _flask_config(settings: Settings, secret: str) -> dict:
+    from genova.realtime.limits import EXTENSION_MAX_MESSAGE
+
     limiter_storage = settings.redis_url or "memory://"
     return {
         "GENOVA": settings,
@@ -26,7 +28,10 @@ def _flask_config(settings: Settings, secret: str) -> dict:
         "RATELIMIT_STRATEGY": "moving-window",
         "RATELIMIT_ENABLED": settings.rate_limits_enabled,
         "JSON_SORT_KEYS": False,
-
+        # flask-sock: the largest message any socket accepts (ws.py narrows /ws/user), and
+        # pings that find dead peers
+        "SOCK_SERVER_OPTIONS": {"max_message_size": EXTENSION_MAX_MESSAGE,
+                                "ping_interval": settings.ws_ping_interval or None},
     }
 
 
@@ -36,12 +41,13 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from genova import cli
     from genova.api import accounts, docs, files, health, jobs, keys, models, studio, users, ws
     from genova.api.auth import identify
-    from genova.api.errors import register_error_handlers
+    from genova.api.errors import refuse_long_urls, register_error_handlers
     from genova.api.ratelimit import clamp_retry_after
     from genova.embedded_redis import read_running_url
     from genova.extensions import db, jwt, limiter, sock
     from genova.migrations import upgrade_database
     from genova.realtime.hub import Hub
+    from genova.realtime.limits import decline_compression
     from genova.runtime import Runtime
 
     if config is None:
@@ -65,8 +71,10 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     db.init_app(app)
     jwt.init_app(app)
     sock.init_app(app)
+    decline_compression()
     # Order matters: identify the caller before the limiter picks the key and the limit, and
     # clamp Retry-After after the limiter has written its headers.
+    app.before_request(refuse_long_urls)
     app.before_request(identify)
     app.after_request(clamp_retry_after)
     limiter.init_app(app)

@@ -53,6 +53,10 @@ class Settings:
     max_upload_bytes: int = 200 * 1024 * 1024  # extension result uploads (videos)
     anonymous_rate_limit: str = "30 per minute"
     rate_limits_enabled: bool = True
+    # Browsers may open the sockets only from these origins ("*": any); the server's own
+    # origin is always allowed, and clients that send no Origin (scripts) are not browsers.
+    allowed_origins: tuple[str, ...] = ()
+    ws_ping_interval: int = 25  # seconds; a peer that misses a pong is disconnected
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -79,6 +83,9 @@ class Settings:
             max_upload_bytes=_int(env, "GENOVA_MAX_UPLOAD_BYTES", 200 * 1024 * 1024),
             anonymous_rate_limit=env.get("GENOVA_ANON_RATE_LIMIT") or "30 per minute",
             rate_limits_enabled=_bool(env, "GENOVA_RATE_LIMITS", True),
+            allowed_origins=tuple(o.strip().rstrip("/") for o in (
+                env.get("GENOVA_ALLOWED_ORIGINS") or "").split(",") if o.strip()),
+            ws_ping_interval=_int(env, "GENOVA_WS_PING_INTERVAL", 25),
         )
 
     def with_(self, **changes) -> Settings:

@@ -32,6 +32,9 @@ def gunicorn_options(settings: Settings) -> dict:
         "worker_class": "gevent",
         "workers": settings.web_workers,
         "worker_connections": 4000,
+        # gunicorn would answer an over-long request line itself, in HTML; let the app see
+        # it and answer 414 in JSON like every other error
+        "limit_request_line": 0,
         "timeout": 60,
         "graceful_timeout": 10,
         "accesslog": "-",

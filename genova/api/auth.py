@@ -33,6 +33,9 @@ def decode_jwt(token: str, *, expected_type: str) -> str:
                            error="Token expired") from None
     except (pyjwt.PyJWTError, JWTExtendedException, ValueError) as exc:
         raise Unauthorized(f"the token is not valid: {exc}", error="Invalid token") from None
+    if "exp" not in claims:  # a token that never expires could never be taken back
+        raise Unauthorized("the token has no expiry; log in for a new one",
+                           error="Invalid token")
     if claims.get("type") != expected_type:
         raise Unauthorized(f"a {claims.get('type')} token cannot be used here; send an "
                            f"{expected_type} token", error="Invalid token")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from flask import request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from genova.api.auth import current_user
 from genova.errors import MissingFieldError, ValidationError
@@ -67,6 +68,11 @@ def json_body():
     """The body as a JSON object; an empty body counts as ``{}`` so that the schema can name
     the missing fields. Text that PostgreSQL cannot store (NUL, lone surrogates) is a 400."""
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body (no Content-Length) is cut at the limit rather than refused:
+        # what was read is a prefix, so say why instead of calling it malformed.
+        raise RequestEntityTooLarge()
     if not raw.strip():
         return {}
     try:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from genova.errors import GenovaError
 
 log = logging.getLogger(__name__)
+MAX_URL = 8192
 
 DETAILS = {
     404: "no such route; see /api/docs",
     405: "this method is not allowed here",
     413: "the request body is too large",
+    414: f"the URL is longer than {MAX_URL} characters",
     429: "too many requests",
 }
 
@@ -25,6 +27,12 @@ def _json(status: int, body: dict, headers=None):
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def refuse_long_urls() -> None:
+    """Before anything else looks at the request."""
+    if len(request.full_path) > MAX_URL:
+        raise RequestURITooLarge()
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -46,10 +46,11 @@ JOB_LINKS = {  # what a client (or a fuzzer) can do next with the new job's id
 def create(body: JobCreate):
     user = current_user()
     spec = build_spec(body)
-    job, placement, balance = jobs.create_job(_rt(), user_id=user.id, spec=spec)
-    return {"success": True, "jobId": job.id, "status": job.status,
-            "queuePosition": placement.position, "estimatedTime": placement.estimated_time,
-            "creditsRemaining": balance}, 201
+    created = jobs.create_job(_rt(), user_id=user.id, spec=spec)
+    return {"success": True, "jobId": created.job_id, "status": created.status,
+            "queuePosition": created.placement.position,
+            "estimatedTime": created.placement.estimated_time,
+            "creditsRemaining": created.credits_remaining}, 201
 
 
 @bp.get("")

@@ -2,12 +2,14 @@
 workers). Both authenticate from the query string, since browsers cannot set headers.
 
 Refusals close the socket with a clear reason: 4401 (no or bad credentials), 4403 (the
-credential does not match ``userId`` or ``extensionType``), 4400 (bad parameters).
+credential does not match ``userId`` or ``extensionType``, or a browser page from an origin
+that is not allowed opened it), 4400 (bad parameters).
 """
 
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 
@@ -17,6 +19,7 @@ from genova.errors import GenovaError
 from genova.extensions import db, sock
 from genova.realtime.extension import ExtensionSession
 from genova.realtime.hub import hub_for
+from genova.realtime.limits import USER_MAX_MESSAGE
 from genova.realtime.user import UserSession
 
 bp = Blueprint("ws", __name__)
@@ -41,10 +44,27 @@ def _user_from_query():
     return user
 
 
+def check_origin() -> None:
+    """Browsers always send Origin: a page from another site may open a socket only if
+    GENOVA_ALLOWED_ORIGINS names its origin. This server's own origin is always allowed,
+    and a client that sends no Origin is a script, not a browser page."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    allowed = current_app.config["GENOVA"].allowed_origins
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return
+    if urlsplit(origin).netloc.lower() == request.host.lower():
+        return
+    raise Refused(4403, f"forbidden: origin {origin[:100]} is not allowed "
+                        "(see GENOVA_ALLOWED_ORIGINS)")
+
+
 def _refusing(handler):
     @functools.wraps(handler)
     def run(ws):
         try:
+            check_origin()
             handler(ws)
         except Refused as refused:
             ws.close(reason=refused.code, message=refused.reason)
@@ -57,6 +77,7 @@ def _refusing(handler):
 @skip_identify
 @_refusing
 def user_socket(ws):
+    ws.max_message_size = USER_MAX_MESSAGE  # its clients only ever ping
     user = _user_from_query()
     rt = current_app.extensions["genova"]
     UserSession(ws, user.id).run(rt, hub_for(current_app._get_current_object()))

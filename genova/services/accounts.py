@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import secrets
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -61,9 +63,17 @@ def create_user(*, email: str, password: str, name: str | None = None,
     return user
 
 
+@functools.cache
+def _decoy_hash() -> str:
+    """Checked against when the email is unknown, so that a wrong email costs the same
+    hashing time as a wrong password and answer times do not reveal which accounts exist."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
 def authenticate(*, email: str, password: str) -> User:
     user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
-    if user is None or not check_password_hash(user.password_hash, password or ""):
+    stored = user.password_hash if user is not None else _decoy_hash()
+    if not check_password_hash(stored, password or "") or user is None:
         raise Unauthorized("email or password is incorrect", error="Invalid credentials")
     return ensure_enabled(user)
 

@@ -49,13 +49,23 @@ def user_cap(user_id: str) -> int:
     return PLANS[db.session.get(User, user_id).plan].concurrent_jobs
 
 
-def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placement, int]:
+@dataclass(frozen=True)
+class Created:
+    """What creating a job did, as the request saw it: a worker may claim the job before the
+    response is written, and the answer must still say what this request created."""
+
+    job_id: str
+    status: str
+    placement: Placement
+    credits_remaining: int
+
+
+def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> Created:
     """Debit one credit and create the job in one transaction, then hand it to the queue.
 
     The row is committed before the queue sees it, so a worker can never claim a job that
     SQL does not know yet; if the queue then refuses it, the creation is undone (row,
-    debit and files), the caller gets a 503 and nothing is lost or charged. Returns the
-    job, its place in the queue and the credits left.
+    debit and files), the caller gets a 503 and nothing is lost or charged.
     """
     job_id = new_id()
     cap = user_cap(user_id)
@@ -88,7 +98,7 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> tuple[Job, Placem
         "type": "job_created", "jobId": job_id, "jobType": spec.type, "status": "queued",
         "prompt": spec.prompt, "settings": spec.settings, "createdAt": iso(now),
         "queuePosition": pos, "estimatedTime": eta, "creditsRemaining": balance})
-    return job, Placement(pos, eta), balance
+    return Created(job_id, "queued", Placement(pos, eta), balance)
 
 
 

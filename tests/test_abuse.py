@@ -1,0 +1,140 @@
+"""The abuse pass, replayed against a real running app: each test performs one attack
+(bounded, loopback only) and asserts the fixed behaviour."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import uuid
+
+import jwt as pyjwt
+import pytest
+import requests
+import websocket
+
+from tests.conftest import TEST_SECRET
+from tests.procs import admin, running_app
+from tests.realtime import close_info, ws_url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("abuse") / "var"
+    with running_app(data, GENOVA_SECRET_KEY=TEST_SECRET, GENOVA_EMBEDDED_WORKERS=2,
+                     GENOVA_ANON_RATE_LIMIT="10000 per minute",
+                     GENOVA_ALLOWED_ORIGINS="https://studio.example") as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def user(server):
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    tokens = server.post("/api/auth/register", json={"email": email,
+                                                     "password": "long-password"}).json()
+    key = requests.post(server.url + "/api/keys", json={"name": "abuse"}, timeout=10,
+                        headers={"Authorization": f"Bearer {tokens['accessToken']}"}).json()
+    moved = admin(server, "user", "plan", email, "business", GENOVA_SECRET_KEY=TEST_SECRET)
+    assert moved.returncode == 0, moved.stderr  # 300 requests a minute
+    return {"id": tokens["user"]["id"], "key": key["key"], "key_id": key["id"],
+            "headers": {"X-API-Key": key["key"]}, "jwt": tokens["accessToken"]}
+
+
+def _is_json_error(response, status: int) -> dict:
+    assert response.status_code == status, (response.status_code, response.text[:300])
+    body = response.json()
+    assert set(body) >= {"error", "details"}, body
+    return body
+
+
+def test_a_token_that_never_expires_is_refused(server, user):
+    now = dt.datetime.now(dt.UTC)
+    forever = pyjwt.encode({"sub": user["id"], "type": "access", "fresh": False,
+                            "jti": str(uuid.uuid4()), "iat": now, "nbf": now},
+                           TEST_SECRET, algorithm="HS256")
+    body = _is_json_error(server.get("/api/user/me", headers={
+        "Authorization": f"Bearer {forever}"}), 401)
+    assert "expiry" in body["details"]
+
+
+def test_an_over_long_url_is_a_json_414_not_gunicorn_html(server):
+    for length in (5_000, 20_000):
+        _is_json_error(server.get("/api/" + "a" * length), 404 if length < 8192 else 414)
+
+
+def test_a_chunked_body_over_the_limit_is_413(server, user):
+    """30 MB sent chunked (no Content-Length) used to be cut at 25 MiB and called bad JSON."""
+    def chunks():
+        yield b'{"type": "image", "prompt": "'
+        for _ in range(30):
+            yield b"a" * (1024 * 1024)
+        yield b'"}'
+
+    response = requests.post(server.url + "/api/jobs", data=chunks(), timeout=60,
+                             headers={**user["headers"], "Content-Type": "application/json"})
+    _is_json_error(response, 413)
+
+
+def test_every_201_says_what_the_request_created(server, user):
+    """With two workers claiming at once, a re-read row could already say processing."""
+    for _ in range(30):
+        created = server.post("/api/jobs", headers=user["headers"],
+                              json={"type": "image", "prompt": "a kite"})
+        assert created.status_code == 201, created.text[:300]
+        body = created.json()
+        assert body["status"] == "queued" and body["queuePosition"] >= 1, body
+
+
+def test_offsets_beyond_any_page_are_a_400(server, user):
+    for offset in ("9223372036854775808", "1e20", "1.0"):
+        body = _is_json_error(server.get(f"/api/jobs?offset={offset}",
+                                         headers=user["headers"]), 400)
+        assert body["field"] == "offset"
+
+
+def _socket_close(url: str, **options) -> tuple[int, str]:
+    ws = websocket.create_connection(url, timeout=10, **options)
+    try:
+        while True:
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return close_info(data)
+    finally:
+        ws.close()
+
+
+def test_a_page_from_another_site_cannot_open_a_socket(server, user):
+    url = ws_url(server, "/ws/user", apiKey=user["key"])
+    code, reason = _socket_close(url, origin="http://evil.example")
+    assert code == 4403 and "origin" in reason
+    for origin in ("https://studio.example", server.url):  # allowed, and same origin
+        ws = websocket.create_connection(url, timeout=10, origin=origin)
+        assert json.loads(ws.recv())["type"] == "welcome"
+        ws.close()
+    scripted = websocket.create_connection(url, timeout=10, suppress_origin=True)
+    assert json.loads(scripted.recv())["type"] == "welcome"  # no Origin: not a browser
+    scripted.close()
+
+
+def test_an_oversized_socket_message_is_closed_with_1009(server, user):
+    ws = websocket.create_connection(ws_url(server, "/ws/user", apiKey=user["key"]),
+                                     timeout=10)
+    assert json.loads(ws.recv())["type"] == "welcome"
+    ws.send("x" * (1024 * 1024))
+    frame = ws.recv_frame()  # raw: the server drops the connection right after its close
+    while frame.opcode != websocket.ABNF.OPCODE_CLOSE:
+        frame = ws.recv_frame()
+    assert close_info(frame.data)[0] == 1009
+
+
+def test_compression_is_not_negotiated(server, user):
+    """A 255 KiB deflated frame could inflate to 256 MiB before any size check."""
+    conn = http.client.HTTPConnection(server.url.split("//", 1)[1], timeout=10)
+    conn.request("GET", f"/ws/user?apiKey={user['key']}", headers={
+        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"})
+    response = conn.getresponse()
+    assert response.status == 101
+    assert "deflate" not in (response.getheader("Sec-WebSocket-Extensions") or "")
+    conn.close()
