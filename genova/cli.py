@@ -59,8 +59,9 @@ def create_user(email, password, name, plan):
 @click.argument("plan", type=click.Choice(list(PLANS)))
 def set_plan(email, plan):
     """Move a user to PLAN; this month's allowance follows the new plan."""
-    manager = current_app.extensions["genova"].manager  # None without a reachable Redis
-    user = _run(lambda: accounts.set_plan(email=email, plan=plan, manager=manager))
+    rt = current_app.extensions["genova"]  # manager and redis: None with no Redis around
+    user = _run(lambda: accounts.set_plan(email=email, plan=plan, manager=rt.manager,
+                                          redis=rt.redis))
     click.echo(f"updated {_describe(user)}")
 
 

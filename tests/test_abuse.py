@@ -15,7 +15,7 @@ import websocket
 
 from tests.conftest import TEST_SECRET
 from tests.procs import admin, running_app
-from tests.realtime import close_info, ws_url
+from tests.realtime import Socket, close_info, ws_url
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,60 @@ def test_compression_is_not_negotiated(server, user):
     assert response.status == 101
     assert "deflate" not in (response.getheader("Sec-WebSocket-Extensions") or "")
     conn.close()
+
+
+def _new_key(server, user, name: str) -> dict:
+    made = requests.post(server.url + "/api/keys", json={"name": name}, timeout=10,
+                         headers={"Authorization": f"Bearer {user['jwt']}"})
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def _welcomed(url: str) -> Socket:
+    sock = Socket(url)
+    assert sock.recv()["type"] == "welcome"
+    return sock
+
+
+def test_revoking_a_key_closes_every_socket_opened_with_it(server, user):
+    doomed = _new_key(server, user, "leaked")
+    live = _welcomed(ws_url(server, "/ws/user", apiKey=doomed["key"]))
+    worker = _welcomed(ws_url(server, "/ws/extension", extensionType="flow",
+                              apiKey=doomed["key"]))
+    other = _welcomed(ws_url(server, "/ws/user", apiKey=user["key"]))
+    revoked = requests.delete(f"{server.url}/api/keys/{doomed['id']}", headers=user["headers"],
+                              timeout=10)
+    assert revoked.status_code == 200
+    for sock in (live, worker):
+        code, reason = sock.close_reason()
+        assert code == 4401 and "revoked" in reason
+    other.send({"type": "ping"})
+    assert other.until("pong", limit=500)[-1] == {"type": "pong"}  # another key: still open
+
+
+def _token(user_id: str, *, lifetime: float) -> str:
+    now = dt.datetime.now(dt.UTC)
+    return pyjwt.encode({"sub": user_id, "type": "access", "fresh": False,
+                         "jti": str(uuid.uuid4()), "iat": now, "nbf": now,
+                         "exp": now + dt.timedelta(seconds=lifetime)},
+                        TEST_SECRET, algorithm="HS256")
+
+
+def test_a_socket_ends_when_its_access_token_expires(server, user):
+    token = _token(user["id"], lifetime=3)
+    socks = [_welcomed(ws_url(server, "/ws/user", token=token)),
+             _welcomed(ws_url(server, "/ws/extension", extensionType="flow", token=token))]
+    for sock in socks:
+        code, reason = sock.close_reason()
+        assert code == 4401 and "expired" in reason, (code, reason)
+
+
+def test_a_plan_change_asks_sockets_to_reconnect(server, user):
+    email = requests.get(server.url + "/api/user/me", headers=user["headers"],
+                         timeout=10).json()["email"]
+    sock = _welcomed(ws_url(server, "/ws/user", apiKey=user["key"]))
+    moved = admin(server, "user", "plan", email, "pro", GENOVA_SECRET_KEY=TEST_SECRET)
+    assert moved.returncode == 0, moved.stderr
+    code, reason = sock.close_reason()
+    assert code == 1012 and "pro plan" in reason
+    admin(server, "user", "plan", email, "business", GENOVA_SECRET_KEY=TEST_SECRET)

@@ -26,6 +26,11 @@ def skip_identify(view):
 
 def decode_jwt(token: str, *, expected_type: str) -> str:
     """Verify a JWT and its type; returns the user id. 401 on any problem."""
+    return decode_claims(token, expected_type=expected_type)["sub"]
+
+
+def decode_claims(token: str, *, expected_type: str) -> dict:
+    """Verify a JWT and its type; returns its claims. 401 on any problem."""
     try:
         claims = decode_token(token)
     except pyjwt.ExpiredSignatureError:
@@ -39,15 +44,33 @@ def decode_jwt(token: str, *, expected_type: str) -> str:
     if claims.get("type") != expected_type:
         raise Unauthorized(f"a {claims.get('type')} token cannot be used here; send an "
                            f"{expected_type} token", error="Invalid token")
-    return claims["sub"]
+    return claims
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A user and what they authenticated with, so that a socket can end when it does:
+    the API key (revocable) or the access token's expiry."""
+
+    user: object
+    key_id: str | None = None
+    expires_at: float | None = None  # Unix seconds
+
+
+def authenticate(*, api_key: str | None, bearer: str | None) -> Credential | None:
+    """None without credentials; 401 for bad ones. The API key wins when both are sent."""
+    if api_key:
+        key_id, user = keys.authenticate_key(api_key)
+        return Credential(user, key_id=key_id)
+    if bearer:
+        claims = decode_claims(bearer, expected_type="access")
+        return Credential(accounts.get_user(claims["sub"]), expires_at=float(claims["exp"]))
+    return None
 
 
 def user_from_credentials(*, api_key: str | None, bearer: str | None):
-    if api_key:
-        return keys.authenticate_key(api_key)
-    if bearer:
-        return accounts.get_user(decode_jwt(bearer, expected_type="access"))
-    return None
+    credential = authenticate(api_key=api_key, bearer=bearer)
+    return None if credential is None else credential.user
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,8 @@ class WorkerCredential:
     identity: str  # "token:<id>" or "user:<id>"
     user_id: str | None  # set for user-scoped workers: they serve only this user's jobs
     platform: str | None  # a worker token's platform
+    key_id: str | None = None  # a user-scoped worker's API key
+    expires_at: float | None = None  # a user-scoped worker's access token expiry
 
 
 def worker_credential(*, token: str | None, api_key: str | None) -> WorkerCredential | None:
@@ -65,8 +90,12 @@ def worker_credential(*, token: str | None, api_key: str | None) -> WorkerCreden
     if token and token.startswith(worker_tokens.TOKEN_PREFIX):
         worker = worker_tokens.authenticate_token(token)
         return WorkerCredential(f"token:{worker.id}", None, worker.platform)
-    user = user_from_credentials(api_key=api_key, bearer=token)
-    return None if user is None else WorkerCredential(f"user:{user.id}", user.id, None)
+    credential = authenticate(api_key=api_key, bearer=token)
+    if credential is None:
+        return None
+    user = credential.user
+    return WorkerCredential(f"user:{user.id}", user.id, None, credential.key_id,
+                            credential.expires_at)
 
 
 def bearer_token() -> str | None:

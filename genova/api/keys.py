@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from genova.api.auth import current_user
 from genova.api.endpoint import endpoint
@@ -31,8 +31,9 @@ def index():
 
 
 @bp.delete("/<key_id>")
-@endpoint("Revoke an API key permanently", tag="keys",
+@endpoint("Revoke an API key permanently; sockets opened with it close at once", tag="keys",
           responses={200: Success, 404: Error})
 def revoke(key_id: str):
-    keys.revoke_key(user_id=current_user().id, key_id=key_id)
+    keys.revoke_key(user_id=current_user().id, key_id=key_id,
+                    redis=current_app.extensions["genova"].redis)
     return {"success": True}

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 
-from genova.api.auth import skip_identify, user_from_credentials, worker_credential
+from genova.api.auth import authenticate, skip_identify, worker_credential
 from genova.catalog import PLATFORMS
 from genova.errors import GenovaError
 from genova.extensions import db, sock
@@ -31,17 +31,17 @@ class Refused(Exception):
         self.code, self.reason = code, reason
 
 
-def _user_from_query():
+def _credential_from_query():
     args = request.args
     try:
-        user = user_from_credentials(api_key=args.get("apiKey"), bearer=args.get("token"))
+        credential = authenticate(api_key=args.get("apiKey"), bearer=args.get("token"))
     except GenovaError as exc:
         raise Refused(4401, f"unauthorized: {exc.details}") from None
-    if user is None:
+    if credential is None:
         raise Refused(4401, "unauthorized: pass token (a JWT) or apiKey in the query")
-    if args.get("userId") not in (None, user.id):
+    if args.get("userId") not in (None, credential.user.id):
         raise Refused(4403, "forbidden: userId does not match the credential")
-    return user
+    return credential
 
 
 def check_origin() -> None:
@@ -78,9 +78,11 @@ def _refusing(handler):
 @_refusing
 def user_socket(ws):
     ws.max_message_size = USER_MAX_MESSAGE  # its clients only ever ping
-    user = _user_from_query()
+    credential = _credential_from_query()
     rt = current_app.extensions["genova"]
-    UserSession(ws, user.id).run(rt, hub_for(current_app._get_current_object()))
+    session = UserSession(ws, credential.user.id, key_id=credential.key_id,
+                          expires_at=credential.expires_at)
+    session.run(rt, hub_for(current_app._get_current_object()))
 
 
 def _extension_credential(platform: str):
@@ -109,5 +111,5 @@ def extension_socket(ws):
     caller = _extension_credential(platform)
     app = current_app._get_current_object()
     session = ExtensionSession(ws, rt=app.extensions["genova"], app=app, platform=platform,
-                               identity=caller.identity, user_id=caller.user_id)
+                               caller=caller)
     session.run(hub_for(app))

@@ -30,10 +30,11 @@ MAX_OUTSTANDING = 32
 
 
 class ExtensionSession:
-    def __init__(self, ws, *, rt, app, platform: str, identity: str, user_id: str | None):
+    def __init__(self, ws, *, rt, app, platform: str, caller):
         self.ws, self.rt, self.app = ws, rt, app
-        self.platform, self.identity, self.user_id = platform, identity, user_id
-        self.worker_id = f"ext:{identity}:{uuid.uuid4().hex[:8]}"
+        self.platform, self.identity, self.user_id = platform, caller.identity, caller.user_id
+        self.key_id, self.expires_at = caller.key_id, caller.expires_at
+        self.worker_id = f"ext:{caller.identity}:{uuid.uuid4().hex[:8]}"
         self.send_lock = threading.Lock()
         self.state_lock = threading.Lock()
         self.outstanding = 0
@@ -100,6 +101,9 @@ class ExtensionSession:
                 self.handle(raw)
             elif now - self.last_seen > timeout:
                 self.ws.close(reason=4408, message="no message for too long; jobs released")
+                return
+            if self.expires_at is not None and time.time() >= self.expires_at:
+                self.close(4401, "unauthorized: the access token expired; jobs released")
                 return
             if now >= next_beat:
                 self._heartbeat_all()

@@ -4,8 +4,9 @@
 - ``genova:queue``: ``ready|<platform>|<user>`` (a job became claimable) wakes waiting
   extensions; any message schedules a refresh of the live ``job_queued`` positions of the
   users connected to this process.
-- ``genova:control``: ``{"close": "user", "userId", "code", "reason"}`` closes that user's
-  sockets here (an operator disabled the account).
+- ``genova:control``: ``{"userId", "keyId"?, "code", "reason"}`` closes that user's
+  sockets here, or those opened with that API key (revoked key, disabled account, new
+  plan).
 
 Events reach a socket whatever process it is attached to, because every process hears the
 same channels. The listener reconnects on its own after a Redis outage.
@@ -127,14 +128,13 @@ class Hub:
                 self.refresh_needed.set()
 
     def _on_control(self, order: dict) -> None:
-        if order.get("close") != "user":
-            return
-        user_id, code, reason = order["userId"], order["code"], order["reason"]
+        """Close a user's sockets here, or only those opened with one API key."""
+        user_id, key_id = order["userId"], order.get("keyId")
         with self.lock:
-            targets = [*self.users.get(user_id, ()),
-                       *(w for w in self.waiters if w.user_id == user_id)]
+            targets = [s for s in (*self.users.get(user_id, ()), *self.waiters)
+                       if s.user_id == user_id and key_id in (None, s.key_id)]
         for session in targets:
-            session.close(code, reason)
+            session.close(order["code"], order["reason"])
 
     def _refresher(self) -> None:
         """Send ``job_queued`` to local sockets whose jobs moved, at most every 0.25 s."""

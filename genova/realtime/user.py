@@ -6,6 +6,7 @@ import json
 import logging
 import queue
 import threading
+import time
 
 from simple_websocket import ConnectionClosed
 from sqlalchemy import select
@@ -24,8 +25,10 @@ class UserSession:
 
     OUTBOX = 1000
 
-    def __init__(self, ws, user_id: str):
+    def __init__(self, ws, user_id: str, *, key_id: str | None = None,
+                 expires_at: float | None = None):
         self.ws, self.user_id = ws, user_id
+        self.key_id, self.expires_at = key_id, expires_at  # what it authenticated with
         self.outbox: queue.Queue = queue.Queue(maxsize=self.OUTBOX)
         self.queued: dict[str, list] = {}  # job id -> [model, last position sent]
 
@@ -93,7 +96,12 @@ class UserSession:
             self.snapshot(rt)
             db.session.remove()  # do not hold a connection for the socket's lifetime
             while True:
-                raw = self.ws.receive()
+                left = None if self.expires_at is None else self.expires_at - time.time()
+                raw = self.ws.receive(timeout=None if left is None else max(left, 0))
+                if raw is None:  # only when the access token ran out
+                    self.close(4401, "unauthorized: the access token expired; reconnect "
+                                     "with a fresh one")
+                    return
                 self.handle(raw)
         finally:
             hub.remove_user(self)

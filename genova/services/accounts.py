@@ -129,9 +129,11 @@ def refresh_period(*, user_id: str, now: datetime | None = None) -> None:
     db.session.refresh(user)
 
 
-def set_plan(*, email: str, plan: str, manager=None) -> User:
+def set_plan(*, email: str, plan: str, manager=None, redis=None) -> User:
     """Change plan; this month's allowance becomes the new plan's, less what was used. With
-    the job manager at hand, the new concurrency limit applies to queued jobs at once."""
+    the job manager at hand, the new concurrency limit applies to queued jobs at once; with
+    Redis, the user's sockets are closed with 1012 so that clients reconnect under the new
+    plan (the credential is still good: not 4401, which clients take as "log in again")."""
     user = find_by_email(email)
     user.plan = check_plan(plan)
     user.credits_remaining = max(0, PLANS[plan].monthly_credits - user.credits_used)
@@ -140,6 +142,9 @@ def set_plan(*, email: str, plan: str, manager=None) -> User:
     db.session.commit()
     if manager is not None:
         manager.set_cap(user_id=user.id, cap=PLANS[plan].concurrent_jobs)
+    if redis is not None:
+        events.close_sockets(redis, user_id=user.id, code=1012,
+                             reason=f"the account moved to the {plan} plan; reconnect")
     return user
 
 

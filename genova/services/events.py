@@ -17,12 +17,16 @@ log = logging.getLogger(__name__)
 CONTROL = "genova:control"
 
 
-def close_sockets(r: redis.Redis, *, user_id: str, code: int, reason: str) -> bool:
+def close_sockets(r: redis.Redis, *, user_id: str, code: int, reason: str,
+                  key_id: str | None = None) -> bool:
     """Ask every server process to close this user's sockets (``/ws/user`` and user-scoped
-    extensions) with ``code`` and ``reason``. False if Redis could not be told."""
+    extensions), or only those opened with API key ``key_id``, with ``code`` and
+    ``reason``. False if Redis could not be told."""
+    order = {"userId": user_id, "code": code, "reason": reason}
+    if key_id is not None:
+        order["keyId"] = key_id
     try:
-        r.publish(CONTROL, json.dumps({"close": "user", "userId": user_id, "code": code,
-                                       "reason": reason}))
+        r.publish(CONTROL, json.dumps(order))
     except redis.RedisError as exc:
         log.warning("could not ask servers to close the sockets of %s: %s", user_id, exc)
         return False

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from genova.errors import NotFound, Unauthorized
 from genova.extensions import db
 from genova.models import ApiKey, User, is_id, utcnow
-from genova.services import accounts
+from genova.services import accounts, events
 
 KEY_PREFIX = "af_"
 # last_used_at is written at most this often per key, so a busy key costs no write per request.
@@ -39,8 +39,9 @@ def list_keys(*, user_id: str) -> list[ApiKey]:
     ))
 
 
-def revoke_key(*, user_id: str, key_id: str) -> None:
-    """Another user's key, or an already revoked one, is a 404."""
+def revoke_key(*, user_id: str, key_id: str, redis=None) -> None:
+    """Another user's key, or an already revoked one, is a 404. With Redis at hand, the
+    sockets opened with the key close on every server process."""
     if not is_id(key_id):
         raise NotFound(f"no API key {key_id!r}", error="API key not found")
     result = db.session.execute(
@@ -51,10 +52,14 @@ def revoke_key(*, user_id: str, key_id: str) -> None:
     db.session.commit()
     if not result.rowcount:
         raise NotFound(f"no API key {key_id}", error="API key not found")
+    if redis is not None:
+        events.close_sockets(redis, user_id=user_id, key_id=key_id, code=4401,
+                             reason="unauthorized: the API key was revoked")
 
 
-def authenticate_key(raw: str) -> User:
-    """The user behind an active key (one query); touches ``last_used_at``. 401 otherwise."""
+def authenticate_key(raw: str) -> tuple[str, User]:
+    """The key's id and the user behind an active key (one query); touches
+    ``last_used_at``. 401 otherwise."""
     if not raw or not raw.startswith(KEY_PREFIX):
         raise Unauthorized("API keys start with af_", error="Invalid API key")
     row = db.session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
@@ -63,9 +68,10 @@ def authenticate_key(raw: str) -> User:
         raise Unauthorized("this API key is unknown or has been revoked",
                            error="Invalid API key")
     key, user = row
+    key_id = key.id  # read before the commit below expires it
     accounts.ensure_enabled(user)
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
         db.session.commit()
-    return user
+    return key_id, user
