@@ -52,6 +52,7 @@ class Settings:
     max_request_bytes: int = 25 * 1024 * 1024
     max_upload_bytes: int = 200 * 1024 * 1024  # extension result uploads (videos)
     anonymous_rate_limit: str = "30 per minute"
+    auth_failure_limit: str = "20 per minute"  # bad credentials per address, then 429
     rate_limits_enabled: bool = True
     # Browsers may open the sockets only from these origins ("*": any); the server's own
     # origin is always allowed, and clients that send no Origin (scripts) are not browsers.
@@ -82,6 +83,7 @@ class Settings:
             max_request_bytes=_int(env, "GENOVA_MAX_REQUEST_BYTES", 25 * 1024 * 1024),
             max_upload_bytes=_int(env, "GENOVA_MAX_UPLOAD_BYTES", 200 * 1024 * 1024),
             anonymous_rate_limit=env.get("GENOVA_ANON_RATE_LIMIT") or "30 per minute",
+            auth_failure_limit=env.get("GENOVA_AUTH_FAILURE_LIMIT") or "20 per minute",
             rate_limits_enabled=_bool(env, "GENOVA_RATE_LIMITS", True),
             allowed_origins=tuple(o.strip().rstrip("/") for o in (
                 env.get("GENOVA_ALLOWED_ORIGINS") or "").split(",") if o.strip()),

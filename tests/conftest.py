@@ -61,6 +61,7 @@ def make_settings(tmp_path, database_url, redis_url, **overrides) -> Settings:
               "redis_url": redis_url,
               "secret_key": TEST_SECRET,
               "anonymous_rate_limit": "1000 per minute", "embedded_workers": 0,
+              "auth_failure_limit": "1000 per minute",
               "studio": False}
     values.update(overrides)
     return Settings(**values)

@@ -15,6 +15,7 @@ def server_env(database_url, redis_url, **extra) -> dict:
     env = {"GENOVA_DATABASE_URL": database_url, "GENOVA_REDIS_URL": redis_url,
            "GENOVA_SECRET_KEY": TEST_SECRET, "GENOVA_LEASE_TTL": "2",
            "GENOVA_SWEEP_INTERVAL": "1", "GENOVA_ANON_RATE_LIMIT": "10000 per minute",
+           "GENOVA_AUTH_FAILURE_LIMIT": "10000 per minute",
            "GENOVA_EMBEDDED_WORKERS": "0"}
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -195,3 +195,15 @@ def test_a_plan_change_asks_sockets_to_reconnect(server, user):
     code, reason = sock.close_reason()
     assert code == 1012 and "pro plan" in reason
     admin(server, "user", "plan", email, "business", GENOVA_SECRET_KEY=TEST_SECRET)
+
+
+def test_guessing_credentials_is_rate_limited_per_address(server, user):
+    """Bad credentials used to be refused before the limiter ever counted them."""
+    guesser = {"X-Forwarded-For": "203.0.113.9"}  # the app trusts it from loopback
+    statuses = [server.get("/api/user/me", headers={**guesser, "X-API-Key": f"af_guess{i}"})
+                .status_code for i in range(25)]
+    assert statuses[:20] == [401] * 20 and set(statuses[20:]) == {429}
+    right = server.get("/api/user/me", headers={**guesser, **user["headers"]})
+    assert right.status_code == 429  # even a right guess: guessing gains nothing
+    assert int(right.headers["Retry-After"]) >= 1
+    assert server.get("/api/user/me", headers=user["headers"]).status_code == 200  # others

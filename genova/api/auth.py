@@ -14,6 +14,7 @@ from flask import current_app, g, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 
+from genova.api import ratelimit
 from genova.errors import Unauthorized
 from genova.services import accounts, keys, worker_tokens
 
@@ -68,6 +69,17 @@ def authenticate(*, api_key: str | None, bearer: str | None) -> Credential | Non
     return None
 
 
+def checked_user(*, api_key: str | None, bearer: str | None):
+    """``user_from_credentials`` under the per-address budget of failed attempts."""
+    if api_key or bearer:
+        ratelimit.refuse_if_failing_auth()
+    try:
+        return user_from_credentials(api_key=api_key, bearer=bearer)
+    except Unauthorized:
+        ratelimit.record_failed_auth()
+        raise
+
+
 def user_from_credentials(*, api_key: str | None, bearer: str | None):
     credential = authenticate(api_key=api_key, bearer=bearer)
     return None if credential is None else credential.user
@@ -113,8 +125,8 @@ def identify() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or getattr(view, "skip_identify", False):
         return
-    user = user_from_credentials(api_key=request.headers.get("X-API-Key"),
-                                 bearer=bearer_token())
+    api_key, bearer = request.headers.get("X-API-Key"), bearer_token()
+    user = checked_user(api_key=api_key, bearer=bearer)
     if user is not None:
         accounts.refresh_period(user_id=user.id)
         g.user = user

@@ -7,7 +7,12 @@ process through Redis), the limit is the plan's. Anonymous calls are limited per
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import current_app, g, request
+from limits import parse
+from werkzeug.exceptions import TooManyRequests
 
 from genova.catalog import PLANS
 
@@ -67,3 +72,33 @@ def clamp_retry_after(response):
     elif value.isdigit():
         response.headers["Retry-After"] = str(max(1, int(value)))
     return response
+
+
+def _failure_budget():
+    settings = current_app.config["GENOVA"]
+    if not settings.rate_limits_enabled:
+        return None
+    from genova.extensions import limiter
+
+    return limiter.limiter, parse(settings.auth_failure_limit), ("authfail", client_address())
+
+
+def refuse_if_failing_auth() -> None:
+    """An address that sent too many bad credentials lately is refused before its next
+    credential is even checked (429), so guessing gains nothing, right or wrong."""
+    budget = _failure_budget()
+    if budget is None:
+        return
+    strategy, item, key = budget
+    if not strategy.test(item, *key):
+        reset = strategy.get_window_stats(item, *key).reset_time
+        raise TooManyRequests(f"too many failed authentications from this address "
+                              f"({item}); retry later",
+                              retry_after=max(1, math.ceil(reset - time.time())))
+
+
+def record_failed_auth() -> None:
+    budget = _failure_budget()
+    if budget is not None:
+        strategy, item, key = budget
+        strategy.hit(item, *key)
