@@ -104,3 +104,21 @@ def test_no_credentials_is_401_on_every_private_route(client):
         response = getattr(client, method)(path, json={})
         assert response.status_code == 401, (method, path)
         assert response.get_json()["error"] == "Authentication required"
+
+
+def test_an_unknown_email_costs_the_same_password_check(client, monkeypatch):
+    """Otherwise a wrong email answers ~20 times faster than a wrong password, and answer
+    times tell an attacker which accounts exist."""
+    from genova.services import accounts
+
+    hashes = []
+    real = accounts.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash",
+                        lambda stored, given: hashes.append(stored) or real(stored, given))
+    register(client, email="known@example.com")
+    for email in ("known@example.com", "nobody@example.com"):
+        refused = client.post("/api/auth/login", json={"email": email,
+                                                       "password": "wrong-password"})
+        assert refused.status_code == 401
+        assert refused.get_json()["details"] == "email or password is incorrect"
+    assert len(hashes) == 2 and hashes[1].startswith(hashes[0].split("$", 1)[0])
