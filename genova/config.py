@@ -58,6 +58,9 @@ class Settings:
     # origin is always allowed, and clients that send no Origin (scripts) are not browsers.
     allowed_origins: tuple[str, ...] = ()
     ws_ping_interval: int = 25  # seconds; a peer that misses a pong is disconnected
+    max_sockets: int = 4000  # per web process; gunicorn keeps 1000 more connections for HTTP
+    max_user_sockets: int = 20  # /ws/user sockets per account, per web process
+    max_extension_sockets: int = 10  # /ws/extension sockets per account or worker token
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -88,6 +91,9 @@ class Settings:
             allowed_origins=tuple(o.strip().rstrip("/") for o in (
                 env.get("GENOVA_ALLOWED_ORIGINS") or "").split(",") if o.strip()),
             ws_ping_interval=_int(env, "GENOVA_WS_PING_INTERVAL", 25),
+            max_sockets=_int(env, "GENOVA_MAX_SOCKETS", 4000),
+            max_user_sockets=_int(env, "GENOVA_MAX_USER_SOCKETS", 20),
+            max_extension_sockets=_int(env, "GENOVA_MAX_EXTENSION_SOCKETS", 10),
         )
 
     def with_(self, **changes) -> Settings:

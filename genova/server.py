@@ -10,6 +10,7 @@ from __future__ import annotations
 from gunicorn.app.base import BaseApplication
 
 from genova.config import Settings
+from genova.realtime.limits import HTTP_ROOM, socket_cap
 
 
 class _Gunicorn(BaseApplication):
@@ -31,7 +32,9 @@ def gunicorn_options(settings: Settings) -> dict:
         "bind": f"{settings.host}:{settings.port}",
         "worker_class": "gevent",
         "workers": settings.web_workers,
-        "worker_connections": 4000,
+        # the socket cap plus room for HTTP, so that a full house of sockets never keeps
+        # /healthz or an API call waiting
+        "worker_connections": socket_cap(settings.max_sockets) + HTTP_ROOM,
         # gunicorn would answer an over-long request line itself, in HTML; let the app see
         # it and answer 414 in JSON like every other error
         "limit_request_line": 0,

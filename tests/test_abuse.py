@@ -14,7 +14,7 @@ import requests
 import websocket
 
 from tests.conftest import TEST_SECRET
-from tests.procs import admin, running_app
+from tests.procs import admin, running_app, wait_until
 from tests.realtime import Socket, close_info, ws_url
 
 
@@ -47,7 +47,7 @@ def _is_json_error(response, status: int) -> dict:
     return body
 
 
-def test_a_token_that_never_expires_is_refused(server, user):
+def test_a_token_that_never_expires_is_socket_close(server, user):
     now = dt.datetime.now(dt.UTC)
     forever = pyjwt.encode({"sub": user["id"], "type": "access", "fresh": False,
                             "jti": str(uuid.uuid4()), "iat": now, "nbf": now},
@@ -207,3 +207,38 @@ def test_guessing_credentials_is_rate_limited_per_address(server, user):
     assert right.status_code == 429  # even a right guess: guessing gains nothing
     assert int(right.headers["Retry-After"]) >= 1
     assert server.get("/api/user/me", headers=user["headers"]).status_code == 200  # others
+
+
+def test_socket_caps_per_account_and_per_process(tmp_path):
+    caps = {"GENOVA_MAX_USER_SOCKETS": 3, "GENOVA_MAX_EXTENSION_SOCKETS": 2,
+            "GENOVA_MAX_SOCKETS": 8, "GENOVA_ANON_RATE_LIMIT": "10000 per minute"}
+    with running_app(tmp_path / "var", **caps) as app:
+        keys = []
+        for name in ("a", "b", "c"):
+            tokens = app.post("/api/auth/register", json={
+                "email": f"{name}@example.com", "password": "long-password"}).json()
+            keys.append(requests.post(app.url + "/api/keys", timeout=10, headers={
+                "Authorization": f"Bearer {tokens['accessToken']}"}).json()["key"])
+        a, b, c = (ws_url(app, "/ws/user", apiKey=k) for k in keys)
+        held = [_welcomed(a) for _ in range(3)]
+        code, reason = _socket_close(a)
+        assert code == 4429 and "at most 3" in reason
+        worker = ws_url(app, "/ws/extension", extensionType="flow", apiKey=keys[0])
+        held += [_welcomed(worker) for _ in range(2)]
+        assert _socket_close(worker)[0] == 4429
+        held += [_welcomed(b) for _ in range(3)]  # 8 sockets: the process is full
+        code, reason = _socket_close(c)
+        assert code == 1013 and "retry later" in reason
+        assert app.get("/healthz").status_code == 200  # HTTP still has room
+        held.pop(0).close()
+        wait_until(lambda: _opens(c), 10, lambda: "a freed place was not reused")
+
+
+def _opens(url: str) -> bool:
+    ws = websocket.create_connection(url, timeout=10)
+    try:
+        return json.loads(ws.recv()).get("type") == "welcome"
+    except websocket.WebSocketConnectionClosedException:
+        return False
+    finally:
+        ws.close()

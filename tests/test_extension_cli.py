@@ -140,8 +140,8 @@ def test_an_api_key_worker_completes_its_users_jobs_only(live, tmp_path):
 
 
 def test_an_api_key_revoked_while_connected_stops_the_worker(live, tmp_path):
-    """The socket stays open, but the upload is refused (401): the worker leaves, without
-    failing the job, which goes back in line."""
+    """The revocation closes the worker's socket at once (4401): it leaves, and the job it
+    might have taken stays in line, not failed."""
     user = live.user(plan="pro")
     log = tmp_path / "extension.log"
     proc = start(live.url, log, "--api-key", user.key, "--type", "flow")
@@ -157,8 +157,8 @@ def test_an_api_key_revoked_while_connected_stops_the_worker(live, tmp_path):
         stop(proc)
     output = log.read_text()
     assert returncode == 3, output
-    assert ("genova.extension: refused by the server (HTTP 401): this API key is unknown or "
-            "has been revoked") in output
+    assert ("genova.extension: refused by the server (4401): unauthorized: the API key was "
+            "revoked") in output
     assert "Traceback" not in output
     job_url = f"{live.url}/api/jobs/{response.json()['jobId']}"
 

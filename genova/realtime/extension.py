@@ -22,6 +22,7 @@ from simple_websocket import ConnectionClosed
 
 from genova.extensions import db
 from genova.models import Job, WorkerToken
+from genova.realtime.hub import Full
 from genova.services import dispatch, uploads
 from genova.services.manager import Claim
 
@@ -73,20 +74,26 @@ class ExtensionSession:
             self.ws.send(json.dumps(message))
 
     def run(self, hub) -> None:
-        self.send({"type": "welcome", "workerId": self.worker_id, "extensionType": self.platform,
-                   "scope": "user" if self.user_id else "pool",
-                   "heartbeatInterval": self.rt.settings.lease_ttl / 3})
-        hub.add_waiter(self)
-        self.rt.manager.touch_worker(worker_id=self.worker_id, platforms=[self.platform])
-        feeder = threading.Thread(target=self._feed, daemon=True, name="extension-feed")
-        feeder.start()
         try:
+            hub.add_waiter(self)
+        except Full as full:
+            self.close(full.code, full.reason)
+            return
+        feeder = threading.Thread(target=self._feed, daemon=True, name="extension-feed")
+        try:
+            self.send({"type": "welcome", "workerId": self.worker_id,
+                       "extensionType": self.platform,
+                       "scope": "user" if self.user_id else "pool",
+                       "heartbeatInterval": self.rt.settings.lease_ttl / 3})
+            self.rt.manager.touch_worker(worker_id=self.worker_id, platforms=[self.platform])
+            feeder.start()
             self._read_loop()
         finally:
             self.closed.set()
             self.wakeup.set()
             hub.remove_waiter(self)
-            feeder.join(timeout=5)
+            if feeder.is_alive():
+                feeder.join(timeout=5)
             self._abandon_all()
             self.rt.manager.drop_worker(worker_id=self.worker_id, platforms=[self.platform])
 

@@ -21,15 +21,26 @@ import time
 
 import redis
 
+from genova.realtime.limits import socket_cap
 from genova.services import events
 
 log = logging.getLogger(__name__)
 REFRESH_EVERY = 0.25  # seconds: live queue positions are recomputed at most this often
 
 
+class Full(Exception):
+    """A socket over a cap: refused with ``code`` and ``reason`` before anything is sent."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
 class Hub:
     def __init__(self, app):
         self.app = app
+        self.settings = app.config["GENOVA"]
+        self.cap: int | None = None  # computed on the first socket, in the web process
         self.lock = threading.Lock()
         self.users: dict[str, set] = {}  # user id -> UserSession
         self.waiters: set = set()  # ExtensionSession
@@ -52,9 +63,24 @@ class Hub:
         self.subscribed.wait(timeout)
 
     # -- registration ---------------------------------------------------------------------
+    def _admit(self, same_owner: int, cap: int, what: str) -> None:
+        """Under ``self.lock``: refuse a socket past the process's or the owner's cap."""
+        if self.cap is None:
+            self.cap = socket_cap(self.settings.max_sockets)
+        if self._count() >= self.cap:
+            raise Full(1013, "the server has as many sockets open as it takes; retry later")
+        if same_owner >= cap:
+            raise Full(4429, f"too many open {what} sockets for this credential (at most "
+                             f"{cap} per server process); close one first")
+
+    def _count(self) -> int:
+        return sum(len(s) for s in self.users.values()) + len(self.waiters)
+
     def add_user(self, session) -> None:
         self.ensure_started()
         with self.lock:
+            mine = len(self.users.get(session.user_id, ()))
+            self._admit(mine, self.settings.max_user_sockets, "/ws/user")
             self.users.setdefault(session.user_id, set()).add(session)
 
     def remove_user(self, session) -> None:
@@ -67,6 +93,8 @@ class Hub:
     def add_waiter(self, session) -> None:
         self.ensure_started()
         with self.lock:
+            same = sum(1 for w in self.waiters if w.identity == session.identity)
+            self._admit(same, self.settings.max_extension_sockets, "/ws/extension")
             self.waiters.add(session)
 
     def remove_waiter(self, session) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from genova.extensions import db
 from genova.models import Job
+from genova.realtime.hub import Full
 
 log = logging.getLogger(__name__)
 FINAL = {"job_started", "job_completed", "job_failed", "job_cancelled"}
@@ -88,10 +89,14 @@ class UserSession:
                        "estimatedTime": eta, "model": model})
 
     def run(self, rt, hub) -> None:
+        self.send({"type": "welcome", "userId": self.user_id})  # first in the outbox
+        try:
+            hub.add_user(self)
+        except Full as full:  # nothing was written yet: the refusal is all it gets
+            self.close(full.code, full.reason)
+            return
         writer = threading.Thread(target=self._write, daemon=True, name="user-socket-writer")
         writer.start()
-        self.send({"type": "welcome", "userId": self.user_id})  # first in the outbox
-        hub.add_user(self)
         try:
             self.snapshot(rt)
             db.session.remove()  # do not hold a connection for the socket's lifetime
