@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import http.client
+import io
 import json
 import uuid
 
@@ -12,6 +14,7 @@ import jwt as pyjwt
 import pytest
 import requests
 import websocket
+from PIL import Image
 
 from tests.conftest import TEST_SECRET
 from tests.procs import admin, running_app, wait_until
@@ -242,3 +245,21 @@ def _opens(url: str) -> bool:
         return False
     finally:
         ws.close()
+
+
+def _png(width: int, height: int) -> str:
+    buf = io.BytesIO()
+    Image.new("L", (width, height)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_a_request_cannot_make_the_server_decode_a_pixel_bomb(server, user):
+    """Four all-zero 6300×6300 PNGs (under 1 MB on the wire, each under the per-image
+    limit) used to keep the web process decoding for seconds."""
+    bomb = _png(6300, 6300)
+    body = _is_json_error(server.post("/api/jobs", headers=user["headers"], json={
+        "type": "image", "prompt": "a bomb", "referenceImages": {"images": [bomb] * 4}}), 400)
+    assert body["field"] == "referenceImages.images" and "megapixels in total" in body["details"]
+    one = server.post("/api/jobs", headers=user["headers"], json={
+        "type": "image", "prompt": "one big reference", "referenceImages": {"images": [bomb]}})
+    assert one.status_code == 201, one.text  # a single big image is still fine

@@ -44,8 +44,10 @@ def normalize_reference_images(
     max_side: int = 512,
     max_bytes: int = 10 * 1024 * 1024,
     max_pixels: int = 40_000_000,
+    max_total_pixels: int = 50_000_000,
 ) -> list[NormalizedImage]:
-    """Validate a list of 1..max_images encoded images and normalise each one."""
+    """Validate a list of 1..max_images encoded images and normalise each one. The pixels
+    of all of them together are capped too, before any is decoded."""
     if not isinstance(items, list):
         raise ValidationError(
             f"{field} must be a list of base64-encoded images", field=field
@@ -57,16 +59,27 @@ def normalize_reference_images(
             f"{field} may contain at most {max_images} images (got {len(items)})",
             field=field,
         )
-    return [
-        normalize_reference_image(
-            item,
-            field=f"{field}[{i}]",
-            max_side=max_side,
-            max_bytes=max_bytes,
-            max_pixels=max_pixels,
-        )
-        for i, item in enumerate(items)
-    ]
+    raws = [_decode(item, field=f"{field}[{i}]", max_bytes=max_bytes)
+            for i, item in enumerate(items)]
+    total = sum(_pixels(raw) for raw in raws)  # from the headers: nothing decoded yet
+    if total > max_total_pixels:
+        raise ValidationError(
+            f"{field} hold {total / 1e6:.1f} megapixels in total; a request may hold at "
+            f"most {max_total_pixels / 1e6:g} (they are resized to {max_side} px anyway)",
+            field=field)
+    return [_normalize(raw, field=f"{field}[{i}]", max_side=max_side, max_pixels=max_pixels)
+            for i, raw in enumerate(raws)]
+
+
+def _pixels(raw: bytes) -> int:
+    """Width × height from the image's header (0 if it has none: decoding will say why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(raw), formats=list(ALLOWED_FORMATS)) as im:
+                return im.size[0] * im.size[1]
+    except Exception:  # noqa: BLE001 - reported properly by _normalize
+        return 0
 
 
 def normalize_reference_image(
@@ -79,6 +92,10 @@ def normalize_reference_image(
 ) -> NormalizedImage:
     """Decode one base64 / data-URL image and return it as a normalised PNG."""
     raw = _decode(item, field=field, max_bytes=max_bytes)
+    return _normalize(raw, field=field, max_side=max_side, max_pixels=max_pixels)
+
+
+def _normalize(raw: bytes, *, field: str, max_side: int, max_pixels: int) -> NormalizedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data" noise

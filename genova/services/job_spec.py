@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 
 from genova.catalog import MODELS, platform_for
 from genova.errors import ValidationError
+from genova.offload import offload
 from genova.schemas import JobCreate
 from genova.services.images import NormalizedImage, normalize_reference_images
+
+IMAGE_BUDGET = 10.0  # seconds of decoding one request may take (it is about 0.1 s per MP)
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ def build_spec(req: JobCreate, *, max_image_bytes: int = 10 * 1024 * 1024) -> Jo
         mode = _choose(req.referenceImages.mode, platform.reference_modes,
                        platform.reference_modes[0], name="referenceImages.mode",
                        model=model.id)
-        images = normalize_reference_images(req.referenceImages.images,
-                                            max_bytes=max_image_bytes)
+        images = offload(normalize_reference_images, req.referenceImages.images,
+                         max_bytes=max_image_bytes, budget=IMAGE_BUDGET,
+                         what="decoding the reference images", field="referenceImages.images")
         settings["referenceImages"] = {"mode": mode, "count": len(images)}
     if req.priority:
         settings["priority"] = req.priority
