@@ -40,6 +40,7 @@ def main() -> None:
     if not settings.redis_url:
         embedded = EmbeddedRedis(settings.data_dir)
         settings = settings.with_(redis_url=embedded.start())
+        embedded.supervise()  # restarted on the same port if it dies
         logging.getLogger("genova").info("embedded Redis at %s", settings.redis_url)
     if settings.studio:
         port = settings.studio_port or _free_port()

@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import fcntl
 import importlib.util
+import logging
 import os
 import shutil
 import signal
@@ -119,12 +120,39 @@ class EmbeddedRedis:
                 self._lockfile.close()
                 raise
             self._owner = os.getpid()
-            for name, text in (("pid", str(self.proc.pid)), ("url", self.url)):
-                tmp = self.redis_dir / f"redis.{name}.tmp"
-                tmp.write_text(text + "\n")
-                os.replace(tmp, self.redis_dir / f"redis.{name}")  # atomic for readers
+            self._record()
             atexit.register(self.stop)
             return self.url
+
+    def _record(self) -> None:
+        for name, text in (("pid", str(self.proc.pid)), ("url", self.url)):
+            tmp = self.redis_dir / f"redis.{name}.tmp"
+            tmp.write_text(text + "\n")
+            os.replace(tmp, self.redis_dir / f"redis.{name}")  # atomic for readers
+
+    def supervise(self, interval: float = 0.5) -> None:
+        """Restart redis-server on the same port and files whenever it dies, for as long as
+        this object runs it (``python app.py`` calls this; the queue is then rebuilt from
+        SQL as after any Redis loss)."""
+        threading.Thread(target=self._watch, args=(interval,), daemon=True,
+                         name="embedded-redis-watch").start()
+
+    def _watch(self, interval: float) -> None:
+        while True:
+            time.sleep(interval)
+            with self._lock:
+                if self.proc is None or os.getpid() != self._owner:
+                    return  # stopped, or a fork()ed copy of us
+                if self.proc.poll() is None:
+                    continue
+                logging.getLogger(__name__).warning(
+                    "embedded redis-server exited (%s); restarting it on port %s",
+                    self.proc.returncode, self.port)
+                try:
+                    self._spawn(self.binary or find_redis_server(), 10.0, last=True)
+                    self._record()
+                except Exception:
+                    logging.getLogger(__name__).exception("could not restart redis-server")
 
     def _kill_stale(self, pid: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -158,6 +186,7 @@ class EmbeddedRedis:
                 try:  # checking the pid also guards against a stranger on the port
                     if client.info("server").get("process_id") == proc.pid:
                         self.proc, self.url = proc, f"redis://{HOST}:{port}/0"
+                        self.port = port  # a restart comes back on the same URL
                         return True
                 except redis.RedisError:
                     pass

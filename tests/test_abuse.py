@@ -8,6 +8,8 @@ import datetime as dt
 import http.client
 import io
 import json
+import os
+import signal
 import uuid
 
 import jwt as pyjwt
@@ -16,6 +18,7 @@ import requests
 import websocket
 from PIL import Image
 
+from genova.embedded_redis import EmbeddedRedis
 from tests.conftest import TEST_SECRET
 from tests.procs import admin, running_app, wait_until
 from tests.realtime import Socket, close_info, ws_url
@@ -263,3 +266,41 @@ def test_a_request_cannot_make_the_server_decode_a_pixel_bomb(server, user):
     one = server.post("/api/jobs", headers=user["headers"], json={
         "type": "image", "prompt": "one big reference", "referenceImages": {"images": [bomb]}})
     assert one.status_code == 201, one.text  # a single big image is still fine
+
+
+def test_the_embedded_redis_comes_back_after_it_is_killed(tmp_path):
+    with running_app(tmp_path / "var") as app:
+        pid_file = app.data_dir / "redis" / "redis.pid"
+        url_before, pid_before = (app.data_dir / "redis" / "redis.url").read_text(), \
+            pid_file.read_text()
+        os.kill(int(pid_before), signal.SIGKILL)
+        wait_until(lambda: pid_file.read_text() != pid_before and _ready(app), 30,
+                   lambda: "redis-server was not restarted")
+        assert (app.data_dir / "redis" / "redis.url").read_text() == url_before  # same port
+        tokens = app.post("/api/auth/register", json={"email": "back@example.com",
+                                                      "password": "long-password"}).json()
+        created = app.post("/api/jobs", json={"type": "image", "prompt": "after the crash"},
+                           headers={"Authorization": f"Bearer {tokens['accessToken']}"})
+        assert created.status_code == 201, created.text
+
+
+def _ready(app) -> bool:
+    try:
+        return app.get("/readyz").status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def test_a_socket_without_redis_is_refused_cleanly(tmp_path):
+    """It used to answer 101, then write an HTTP 500 into the upgraded socket."""
+    redis_server = EmbeddedRedis(tmp_path / "own-redis")
+    url = redis_server.start()
+    try:
+        with running_app(tmp_path / "var", GENOVA_REDIS_URL=url) as app:
+            tokens = app.post("/api/auth/register", json={"email": "dark@example.com",
+                                                          "password": "long-password"}).json()
+            redis_server.stop()
+            code, reason = _socket_close(ws_url(app, "/ws/user", token=tokens["accessToken"]))
+            assert code == 1011 and "reconnect" in reason
+    finally:
+        redis_server.stop()

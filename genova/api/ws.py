@@ -9,8 +9,10 @@ that is not allowed opened it), 4400 (bad parameters).
 from __future__ import annotations
 
 import functools
+import logging
 from urllib.parse import urlsplit
 
+import redis
 from flask import Blueprint, current_app, request
 
 from genova.api.auth import authenticate, skip_identify, worker_credential
@@ -23,6 +25,7 @@ from genova.realtime.limits import USER_MAX_MESSAGE
 from genova.realtime.user import UserSession
 
 bp = Blueprint("ws", __name__)
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -68,6 +71,10 @@ def _refusing(handler):
             handler(ws)
         except Refused as refused:
             ws.close(reason=refused.code, message=refused.reason)
+        except redis.RedisError as exc:  # not a 500 written into an upgraded socket
+            log.warning("socket refused, Redis is unavailable: %s", exc)
+            ws.close(reason=1011, message="live events are unavailable (the queue service "
+                                          "is down); reconnect in a few seconds")
         finally:
             db.session.remove()
     return run
@@ -80,6 +87,7 @@ def user_socket(ws):
     ws.max_message_size = USER_MAX_MESSAGE  # its clients only ever ping
     credential = _credential_from_query()
     rt = current_app.extensions["genova"]
+    rt.redis.ping()  # no events without Redis: refuse (1011) rather than sit silent
     session = UserSession(ws, credential.user.id, key_id=credential.key_id,
                           expires_at=credential.expires_at)
     session.run(rt, hub_for(current_app._get_current_object()))
