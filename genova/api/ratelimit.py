@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 
+import redis
 from flask import current_app, g, request
 from limits import parse
 from werkzeug.exceptions import TooManyRequests
@@ -90,8 +91,12 @@ def refuse_if_failing_auth() -> None:
     if budget is None:
         return
     strategy, item, key = budget
-    if not strategy.test(item, *key):
-        reset = strategy.get_window_stats(item, *key).reset_time
+    try:
+        exhausted = not strategy.test(item, *key)
+        reset = strategy.get_window_stats(item, *key).reset_time if exhausted else 0
+    except redis.RedisError:  # the limits' store is down: do not fail the request for it
+        return
+    if exhausted:
         raise TooManyRequests(f"too many failed authentications from this address "
                               f"({item}); retry later",
                               retry_after=max(1, math.ceil(reset - time.time())))
@@ -101,4 +106,7 @@ def record_failed_auth() -> None:
     budget = _failure_budget()
     if budget is not None:
         strategy, item, key = budget
-        strategy.hit(item, *key)
+        try:
+            strategy.hit(item, *key)
+        except redis.RedisError:
+            pass  # the limits' store is down; the 401 stands
