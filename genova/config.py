@@ -51,6 +51,8 @@ class Settings:
     refresh_token_ttl: int = 30 * 24 * 3600
     max_request_bytes: int = 25 * 1024 * 1024
     max_upload_bytes: int = 200 * 1024 * 1024  # extension result uploads (videos)
+    max_image_upload_bytes: int = 32 * 1024 * 1024  # one uploaded result image
+    storage_quota_bytes: int = 10 * 1024 ** 3  # stored results per user
     anonymous_rate_limit: str = "30 per minute"
     auth_failure_limit: str = "20 per minute"  # bad credentials per address, then 429
     rate_limits_enabled: bool = True
@@ -85,6 +87,9 @@ class Settings:
             access_token_ttl=_int(env, "GENOVA_ACCESS_TOKEN_TTL", 3600),
             max_request_bytes=_int(env, "GENOVA_MAX_REQUEST_BYTES", 25 * 1024 * 1024),
             max_upload_bytes=_int(env, "GENOVA_MAX_UPLOAD_BYTES", 200 * 1024 * 1024),
+            max_image_upload_bytes=_int(env, "GENOVA_MAX_IMAGE_UPLOAD_BYTES",
+                                        32 * 1024 * 1024),
+            storage_quota_bytes=_int(env, "GENOVA_STORAGE_QUOTA_BYTES", 10 * 1024 ** 3),
             anonymous_rate_limit=env.get("GENOVA_ANON_RATE_LIMIT") or "30 per minute",
             auth_failure_limit=env.get("GENOVA_AUTH_FAILURE_LIMIT") or "20 per minute",
             rate_limits_enabled=_bool(env, "GENOVA_RATE_LIMITS", True),

@@ -296,3 +296,38 @@ def test_a_user_scoped_worker_may_use_an_api_key(server, make_user):
     assert uploaded.status_code == 201
     worker.send({"type": "job_completed", "jobId": job_id})
     assert worker.recv()["status"] == "completed"
+
+
+def _noise_png(side: int) -> bytes:
+    import random
+
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3)).save(
+        buf, "PNG")
+    return buf.getvalue()
+
+
+def test_uploads_must_be_what_they_claim_and_fit_the_limits(tmp_path, database_url,
+                                                            redis_url, make_user):
+    """Any user could run a user-scoped extension and upload 150 MiB of zeros behind a PNG
+    signature, which signed links then served: free file hosting."""
+    small = {"GENOVA_MAX_IMAGE_UPLOAD_BYTES": 100_000, "GENOVA_STORAGE_QUOTA_BYTES": 150_000}
+    with start_server(tmp_path / "var", database_url, redis_url, **small) as limited:
+        user = make_user()
+        job_id = create_job(limited, user, count=4)
+        worker, _ = connect(limited, user["accessToken"])
+        worker.send({"type": "request_job"})
+        lease = worker.recv()["lease"]
+        fake = upload(limited, user["accessToken"], job_id, lease,
+                      [b"\x89PNG\r\n\x1a\n" + bytes(3 * 1024 * 1024)])
+        assert fake.status_code == 400 and fake.json()["field"] == "file[0]"
+        big = upload(limited, user["accessToken"], job_id, lease, [_noise_png(300)])
+        assert big.status_code == 413 and "GENOVA_MAX_IMAGE_UPLOAD_BYTES" in big.json()["details"]
+        fits = _noise_png(150)  # ~67 KB: under the per-image cap
+        assert len(fits) < 75_000
+        for _ in range(2):  # 2 × 67 KB fit the 150 KB quota
+            assert upload(limited, user["accessToken"], job_id, lease, [fits]).status_code == 201
+        over = upload(limited, user["accessToken"], job_id, lease, [fits])
+        assert over.status_code == 413 and over.json()["error"] == "Storage quota exceeded"
+        stored = sorted(p.name for p in (tmp_path / "var" / "files").rglob("result-*"))
+        assert stored == ["result-1.png", "result-2.png"]  # nothing else was kept

@@ -113,5 +113,6 @@ def upload_results(job_id: str):
     job = uploads.holder_claim(job_id=job_id, lease=lease, identity=caller.identity,
                                user_id=caller.user_id)
     request.max_content_length = rt.settings.max_upload_bytes
-    files = [part.read() for part in request.files.getlist("file")]
+    # werkzeug spools each part to a temporary file: streamed on, never all in memory
+    files = [part.stream for part in request.files.getlist("file")]
     return {"files": uploads.store(rt, job=job, lease=lease, files=files)}, 201

@@ -36,6 +36,17 @@ class LocalStorage:
         os.replace(tmp, path)
         return len(data)
 
+    def save_stream(self, key: str, stream) -> int:
+        """Like ``save``, copying from a file object in chunks (never all in memory)."""
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+            size = out.tell()
+        os.replace(tmp, path)
+        return size
+
     def read(self, key: str) -> bytes:
         return self.path_for(key).read_bytes()
 

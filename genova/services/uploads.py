@@ -6,33 +6,30 @@ stored in upload order as the job's results; the list lives in Redis until compl
 
 from __future__ import annotations
 
-from genova.errors import Conflict, Forbidden, NotFound, ValidationError
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+
+from genova.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationError
 from genova.extensions import db
 from genova.models import Job, is_id
 from genova.runtime import Runtime
+from genova.services import media
 from genova.services.dispatch import StoredFile
 from genova.services.manager import Claim
 
 UPLOAD_TTL = 24 * 3600
 IMAGE_KINDS = ("png", "jpg", "webp")
-MP4_BRANDS = (b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ",
-              b"dash")
 
 
 def _key(claim: Claim) -> str:
     return f"genova:uploads:{claim.job_id}:{claim.lease}"
 
 
-def sniff(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[4:8] == b"ftyp" and data[8:12] in MP4_BRANDS:
-        return "mp4"
-    return None
+def _size(stream: BinaryIO) -> int:
+    size = stream.seek(0, 2)
+    stream.seek(0)
+    return size
 
 
 def _check(job: Job, kinds: list[str | None], already: int) -> None:
@@ -44,6 +41,24 @@ def _check(job: Job, kinds: list[str | None], already: int) -> None:
     if already + len(kinds) > job.count:
         raise ValidationError(f"this job takes at most {job.count} result file(s)",
                               field="file")
+
+
+def _check_sizes(rt: Runtime, job: Job, kinds: list[str], sizes: list[int],
+                 pending: int) -> None:
+    """Each image at most GENOVA_MAX_IMAGE_UPLOAD_BYTES, and the user's stored results
+    (with what waits under this lease) within GENOVA_STORAGE_QUOTA_BYTES."""
+    image_cap = rt.settings.max_image_upload_bytes
+    for i, (kind, size) in enumerate(zip(kinds, sizes, strict=True)):
+        if kind != "mp4" and size > image_cap:
+            raise PayloadTooLarge(f"file[{i}] is {size} bytes; a result image may be at most "
+                                  f"{image_cap} (GENOVA_MAX_IMAGE_UPLOAD_BYTES)")
+    quota = rt.settings.storage_quota_bytes
+    used = db.session.scalar(select(func.coalesce(func.sum(Job.file_size), 0))
+                             .where(Job.user_id == job.user_id)) or 0
+    if used + pending + sum(sizes) > quota:
+        raise PayloadTooLarge(f"the job owner's stored results would exceed their "
+                              f"{quota}-byte quota ({used} bytes stored)",
+                              error="Storage quota exceeded")
 
 
 def holder_claim(*, job_id: str, lease: str, identity: str, user_id: str | None) -> Job:
@@ -60,18 +75,23 @@ def holder_claim(*, job_id: str, lease: str, identity: str, user_id: str | None)
     return job
 
 
-def store(rt: Runtime, *, job: Job, lease: str, files: list[bytes]) -> list[str]:
+def store(rt: Runtime, *, job: Job, lease: str, files: list[BinaryIO]) -> list[str]:
+    """Check every file (what it is, from its headers; its size; the owner's quota), then
+    stream each to storage as the job's next result under this lease."""
     if not files:
         raise ValidationError("send one or more files as multipart parts named 'file'",
-                          field="file")
+                              field="file")
     claim = Claim(job.id, lease)
-    kinds = [sniff(data) for data in files]  # validate all before storing any
-    _check(job, kinds, already=int(rt.redis.llen(_key(claim))))
+    _check(job, [media.claimed_kind(f) for f in files],
+           already=int(rt.redis.llen(_key(claim))))  # the kind each claims, then the truth
+    kinds = [media.inspect(f, field=f"file[{i}]").kind for i, f in enumerate(files)]
+    sizes = [_size(f) for f in files]
+    _check_sizes(rt, job, kinds, sizes, pending=sum(f.size for f in uploaded(rt, claim)))
     keys = []
-    for data, kind in zip(files, kinds, strict=True):
+    for stream, kind in zip(files, kinds, strict=True):
         n = rt.redis.incr(_key(claim) + ":n")
         key = f"generated/{job.user_id}/{job.id}/result-{n}.{kind}"
-        size = rt.storage.save(key, data)
+        size = rt.storage.save_stream(key, stream)
         rt.redis.rpush(_key(claim), f"{size}|{key}")
         keys.append(key)
     rt.redis.expire(_key(claim), UPLOAD_TTL)
