@@ -6,9 +6,12 @@ They run inside a worker process that holds an application context (``genova.rqw
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
+import redis
+import sqlalchemy.exc
 from flask import current_app
 from rq import get_current_job
 
@@ -20,6 +23,9 @@ from genova.services import dispatch, maintenance
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
+# Faults of the platform, not of the job: it is retried under the lease rules, never failed
+INFRASTRUCTURE = (redis.RedisError, sqlalchemy.exc.OperationalError,
+                  sqlalchemy.exc.InterfaceError)
 
 
 def _rt():
@@ -45,10 +51,14 @@ def generate(job_id: str, lease: str) -> dict:
                                          _progress_reporter(rt, claim, job.user_id))
             seconds = time.perf_counter() - started
             files = [_store(rt, job, i, out, len(outputs)) for i, out in enumerate(outputs)]
+        except INFRASTRUCTURE:
+            log.exception("job %s hit an infrastructure fault; it goes back in line", job_id)
+            _hand_back(rt, claim)
+            raise  # RQ records it in its failed-job registry too
         except Exception as exc:
             log.exception("job %s failed", job_id)
             dispatch.fail(rt, claim, error=_user_message(exc))
-            raise  # RQ records it in its failed-job registry too
+            raise
     meta = {**generator.describe(), "seconds": round(seconds, 4), "files": [{"width": o.width, "height": o.height,
                                                "content_type": o.content_type}
                                               for o in outputs]}
@@ -56,11 +66,29 @@ def generate(job_id: str, lease: str) -> dict:
     return {"completed": completed, "files": [f.key for f in files]}
 
 
+def _hand_back(rt, claim: Claim) -> None:
+    """Not the job's fault (Redis or the database failed under it): back in line under the
+    lease rules (once; a second loss fails it with a refund). If even that cannot be
+    written now, the lease expires and the sweep does it."""
+    try:
+        db.session.rollback()
+        dispatch.abandon(rt, claim)
+    except INFRASTRUCTURE as exc:
+        log.warning("job %s will be recovered when its lease expires: %s", claim.job_id, exc)
+
+
+# Internal addresses and server paths never reach a user's error_message.
+_ADDRESS = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\blocalhost(?::\d+)?\b"
+                      r"|\[[0-9a-fA-F:]+\](?::\d+)?")
+_PATH = re.compile(r"(?<![\w.])/(?:[\w.-]+/)+[\w.-]*")
+
+
 def _user_message(exc: Exception) -> str:
-    """What the user reads in ``error_message``: the cause, without server paths."""
+    """What the user reads in ``error_message``: the cause, without addresses or paths."""
     if isinstance(exc, OSError):
         return "generation failed: a stored file (such as a reference image) could not be read"
-    return f"generation failed: {str(exc)[:300] or type(exc).__name__}"
+    text = _PATH.sub("<path>", _ADDRESS.sub("<server>", str(exc)[:300]))
+    return f"generation failed: {text or type(exc).__name__}"
 
 
 def _request(rt, job: Job) -> GenerationRequest:

@@ -1,0 +1,53 @@
+"""How a running job's failures reach its user: an infrastructure fault is the platform's
+problem (the job goes back in line), and no message shows internal addresses or paths."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from genova import tasks
+from genova.services import dispatch
+from tests.helpers import job_body, register
+
+
+class Broken:
+    """A generator that fails the way its surroundings can."""
+
+    def __init__(self, exc: Exception):
+        self.exc = exc
+
+    def generate(self, request, progress):
+        raise self.exc
+
+    def describe(self) -> dict:
+        return {}
+
+
+def _run_with(app, client, monkeypatch, exc: Exception) -> dict:
+    user = register(client, plan="business")
+    job_id = client.post("/api/jobs", json=job_body(),
+                         headers=user["headers"]).get_json()["jobId"]
+    monkeypatch.setattr(tasks, "for_model", lambda model: Broken(exc))
+    with app.app_context():
+        claim, _ = dispatch.claim_next(app.extensions["genova"], platform="flow",
+                                       worker_id="test-worker")
+        with pytest.raises(type(exc)):
+            tasks.generate(claim.job_id, claim.lease)
+    return client.get(f"/api/jobs/{job_id}", headers=user["headers"]).get_json()
+
+
+def test_losing_redis_mid_job_sends_it_back_in_line(app, client, monkeypatch):
+    """It used to fail with "Error 111 connecting to 127.0.0.1:57871"."""
+    job = _run_with(app, client, monkeypatch,
+                    redis.ConnectionError("Error 111 connecting to 127.0.0.1:57871."))
+    assert job["status"] == "queued" and "error_message" not in job
+
+
+def test_a_generator_error_names_no_address_or_path(app, client, monkeypatch):
+    job = _run_with(app, client, monkeypatch, RuntimeError(
+        "upstream 10.0.0.5:8080 refused /srv/genova/var/files/x.png"))
+    assert job["status"] == "failed"
+    message = job["error_message"]
+    assert "10.0.0.5" not in message and "/srv/" not in message
+    assert message.startswith("generation failed: upstream <server> refused <path>")
