@@ -22,6 +22,7 @@ from rq.worker import WorkerStatus
 
 from genova.runtime import Runtime
 from genova.services import dispatch
+from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
 MAINTENANCE_QUEUE = "genova-maintenance"
@@ -92,7 +93,20 @@ class GenovaWorker(SimpleWorker):
             return True
         return False
 
+    def hand_back_unstarted(self) -> None:
+        """Jobs this worker claimed but never started (still on its private queue) go back
+        in line at once when it stops, without spending one of their attempts."""
+        for rq_job in self.private.jobs:
+            self.private.remove(rq_job)
+            job_id, lease = rq_job.args
+            try:
+                outcome = dispatch.release(self.rt, Claim(job_id, lease))
+                log.info("stopping: job %s handed back (%s)", job_id, outcome)
+            except Exception:
+                log.exception("stopping: could not hand back job %s", job_id)
+
     def teardown(self):
+        self.hand_back_unstarted()
         if self.platforms:
             self.rt.manager.drop_worker(worker_id=self.name, platforms=self.platforms)
         super().teardown()

@@ -7,6 +7,9 @@ import pytest
 import redis
 
 from genova import tasks
+from genova.extensions import db
+from genova.models import Job
+from genova.rqworker import GenovaWorker
 from genova.services import dispatch
 from tests.helpers import job_body, register
 
@@ -51,3 +54,22 @@ def test_a_generator_error_names_no_address_or_path(app, client, monkeypatch):
     message = job["error_message"]
     assert "10.0.0.5" not in message and "/srv/" not in message
     assert message.startswith("generation failed: upstream <server> refused <path>")
+
+
+def test_a_stopping_worker_hands_back_what_it_claimed_but_never_started(app, client):
+    """A worker SIGTERMed right after a claim used to keep the job on its private queue
+    until the lease expired, and the lost claim counted as one of the job's two attempts."""
+    user = register(client, plan="business")
+    job_id = client.post("/api/jobs", json=job_body(),
+                         headers=user["headers"]).get_json()["jobId"]
+    with app.app_context():
+        worker = GenovaWorker(app.extensions["genova"], platforms=["flow"], maintenance=False)
+        assert worker._claim_into_rq()  # claimed and waiting on its private RQ queue
+        assert client.get(f"/api/jobs/{job_id}",
+                          headers=user["headers"]).get_json()["status"] == "processing"
+        worker.hand_back_unstarted()  # what its graceful stop does
+        assert worker.private.count == 0
+        db.session.expire_all()
+        assert db.session.get(Job, job_id).attempts == 0
+    job = client.get(f"/api/jobs/{job_id}", headers=user["headers"]).get_json()
+    assert job["status"] == "queued" and job["queue_position"] == 1

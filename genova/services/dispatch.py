@@ -148,16 +148,28 @@ def abandon(rt: Runtime, claim: Claim) -> str:
     if job is None or job.status != "processing" or job.lease_id != claim.lease:
         rt.manager.finish(job_id=claim.job_id, lease=claim.lease)  # a finished job's leftover
         return "gone"
-    fenced = _fenced(claim)
     if job.attempts < rt.settings.max_attempts:
-        result = db.session.execute(update(Job).where(*fenced).values(
-            status="queued", lease_id=None, worker_id=None, started_at=None, progress=0,
-            queued_at=utcnow()))
-        db.session.commit()
-        if result.rowcount:  # the requeue announces job_queued to the user itself
-            rt.manager.requeue(job_id=claim.job_id, lease=claim.lease, user_id=job.user_id,
-                               model=job.model)
-            return "requeued"
-        return "gone"
+        return _back_in_line(rt, claim, job, attempts=job.attempts)
     failed = fail(rt, claim, error=LOST_MESSAGE.format(attempts=job.attempts))
     return "failed" if failed else "gone"
+
+
+def release(rt: Runtime, claim: Claim) -> str:
+    """A claim its worker never started (the worker is stopping): back in line at once,
+    keeping its place, and the attempt does not count. Returns "requeued" or "gone"."""
+    job = db.session.get(Job, claim.job_id)
+    if job is None or job.status != "processing" or job.lease_id != claim.lease:
+        return "gone"
+    return _back_in_line(rt, claim, job, attempts=max(0, job.attempts - 1))
+
+
+def _back_in_line(rt: Runtime, claim: Claim, job: Job, *, attempts: int) -> str:
+    result = db.session.execute(update(Job).where(*_fenced(claim)).values(
+        status="queued", lease_id=None, worker_id=None, started_at=None, progress=0,
+        queued_at=utcnow(), attempts=attempts))
+    db.session.commit()
+    if result.rowcount:  # the requeue announces job_queued to the user itself
+        rt.manager.requeue(job_id=claim.job_id, lease=claim.lease, user_id=job.user_id,
+                           model=job.model)
+        return "requeued"
+    return "gone"
