@@ -3,8 +3,9 @@
 The web process serves every client from one gevent loop: a request that decodes images
 inline stalls every other request and socket of that process for as long as it takes.
 Here such work runs on gevent's pool of real threads (Pillow releases the GIL while it
-decodes and resizes), with a bounded number of tasks running or waiting (beyond it: 503,
-retry) and a time budget per call (beyond it: 400, send smaller images). Outside a
+decodes and resizes), with a bounded number of tasks on the pool (a request waits up to its
+budget for a place, then gets 503, retry) and a time budget per call (beyond it: 400, send
+smaller images). Outside a
 gevent-patched process (tests, admin commands) the work simply runs inline.
 """
 
@@ -15,7 +16,7 @@ import os
 from genova.errors import ServiceUnavailable, ValidationError
 
 THREADS = max(2, os.cpu_count() or 2)
-QUEUE = 4 * THREADS  # tasks running or waiting
+QUEUE = 4 * THREADS  # tasks running or queued on the pool; more requests wait for a place
 _slots = None
 
 
@@ -39,7 +40,7 @@ def offload(fn, *args, budget: float, what: str, field: str, **kwargs):
     if _slots is None:
         _slots = BoundedSemaphore(QUEUE)
         gevent.get_hub().threadpool.maxsize = THREADS
-    if not _slots.acquire(blocking=False):
+    if not _slots.acquire(timeout=budget):  # wait in line, not forever
         raise ServiceUnavailable("the server is busy decoding images for other requests; "
                                  "nothing was charged, retry in a moment")
     task = gevent.get_hub().threadpool.spawn(fn, *args, **kwargs)
