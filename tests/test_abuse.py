@@ -304,3 +304,15 @@ def test_a_socket_without_redis_is_refused_cleanly(tmp_path):
             assert code == 1011 and "reconnect" in reason
     finally:
         redis_server.stop()
+
+
+def test_guessing_credentials_on_sockets_spends_the_same_budget(server):
+    guesser = ["X-Forwarded-For: 203.0.113.77"]
+    codes = []
+    for i in range(22):
+        ws = websocket.create_connection(ws_url(server, "/ws/user", apiKey=f"af_guess{i}"),
+                                         timeout=10, header=guesser)
+        frame = ws.recv_frame()
+        codes.append(close_info(frame.data)[0])
+        ws.close()
+    assert codes[:20] == [4401] * 20 and set(codes[20:]) == {4429}

@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 import redis
 from flask import Blueprint, current_app, request
+from werkzeug.exceptions import TooManyRequests
 
+from genova.api import ratelimit
 from genova.api.auth import authenticate, skip_identify, worker_credential
 from genova.catalog import PLATFORMS
 from genova.errors import GenovaError
@@ -34,12 +36,25 @@ class Refused(Exception):
         self.code, self.reason = code, reason
 
 
+def _checked(check, **credentials):
+    """``check(**credentials)`` under the per-address budget of failed attempts (the same
+    as for HTTP): 4429 once it is spent, 4401 for a bad credential."""
+    if any(credentials.values()):
+        try:
+            ratelimit.refuse_if_failing_auth()
+        except TooManyRequests:
+            raise Refused(4429, "too many failed authentications from this address; retry "
+                                "later") from None
+    try:
+        return check(**credentials)
+    except GenovaError as exc:
+        ratelimit.record_failed_auth()
+        raise Refused(4401, f"unauthorized: {exc.details}") from None
+
+
 def _credential_from_query():
     args = request.args
-    try:
-        credential = authenticate(api_key=args.get("apiKey"), bearer=args.get("token"))
-    except GenovaError as exc:
-        raise Refused(4401, f"unauthorized: {exc.details}") from None
+    credential = _checked(authenticate, api_key=args.get("apiKey"), bearer=args.get("token"))
     if credential is None:
         raise Refused(4401, "unauthorized: pass token (a JWT) or apiKey in the query")
     if args.get("userId") not in (None, credential.user.id):
@@ -95,10 +110,7 @@ def user_socket(ws):
 
 def _extension_credential(platform: str):
     args = request.args
-    try:
-        caller = worker_credential(token=args.get("token"), api_key=args.get("apiKey"))
-    except GenovaError as exc:
-        raise Refused(4401, f"unauthorized: {exc.details}") from None
+    caller = _checked(worker_credential, token=args.get("token"), api_key=args.get("apiKey"))
     if caller is None:
         raise Refused(4401, "unauthorized: pass token (a JWT or worker token) or apiKey in "
                             "the query")
