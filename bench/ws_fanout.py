@@ -94,6 +94,11 @@ def measure(app, data_dir: Path, args) -> dict:
     sockets = connect_all(app.url, accounts, args.sockets)
     time.sleep(1)
     rss_after = worker_proc.memory_info().rss
+    healthz = []  # what a probe (or any HTTP client) feels with every socket open
+    for _ in range(50):
+        started = time.perf_counter()
+        requests.get(app.url + "/healthz", timeout=10)
+        healthz.append((time.perf_counter() - started) * 1000)
     target = accounts[0]
     mine = [ws for owner, ws in sockets if owner == 0]
     extension = pool_extension(app, data_dir)
@@ -121,6 +126,7 @@ def measure(app, data_dir: Path, args) -> dict:
                                 "after": round(rss_after / 2**20, 1)},
         "memory_per_socket_kib": round((rss_after - rss_before) / max(1, args.sockets) / 1024,
                                        1),
+        "healthz_ms_with_sockets_open": percentiles(healthz),
         "sockets_per_event": len(mine),
         "event_latency_ms": percentiles(latencies),
         "event_latency_all_sockets_ms": percentiles(last_socket),
