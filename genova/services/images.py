@@ -95,23 +95,31 @@ def normalize_reference_image(
     return _normalize(raw, field=field, max_side=max_side, max_pixels=max_pixels)
 
 
+def _prepare(im: Image.Image, *, field: str, max_side: int, max_pixels: int) -> str:
+    """Check an opened (not yet decoded) image's format and size; returns its format. A
+    JPEG is set to decode straight at about its final size."""
+    source_format = "JPEG" if im.format == "MPO" else im.format
+    if source_format not in ALLOWED_FORMATS:
+        raise _not_image(field)
+    width, height = im.size
+    if width < 1 or height < 1:
+        raise ValidationError(f"{field} has no pixels", field=field)
+    if width * height > max_pixels:
+        raise _too_many_pixels(field, width, height, max_pixels)
+    if source_format == "JPEG":
+        scale = min(1.0, max_side / max(width, height))
+        im.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+    return source_format
+
+
 def _normalize(raw: bytes, *, field: str, max_side: int, max_pixels: int) -> NormalizedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data" noise
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(raw), formats=list(ALLOWED_FORMATS)) as im:
-                source_format = "JPEG" if im.format == "MPO" else im.format
-                if source_format not in ALLOWED_FORMATS:
-                    raise _not_image(field)
-                width, height = im.size
-                if width < 1 or height < 1:
-                    raise ValidationError(f"{field} has no pixels", field=field)
-                if width * height > max_pixels:
-                    raise _too_many_pixels(field, width, height, max_pixels)
-                if source_format == "JPEG":  # decode straight at (about) the final size
-                    scale = min(1.0, max_side / max(width, height))
-                    im.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+                source_format = _prepare(im, field=field, max_side=max_side,
+                                         max_pixels=max_pixels)
                 im.load()
                 out = _to_rgb(ImageOps.exif_transpose(im))
     except ValidationError:
