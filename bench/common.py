@@ -89,7 +89,7 @@ def wait_until_answers(url: str, timeout: float = 120, check=lambda: None) -> No
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting (or busy)
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer")
