@@ -15,8 +15,10 @@ import os
 
 from genova.errors import ServiceUnavailable, ValidationError
 
-THREADS = max(2, os.cpu_count() or 2)
-QUEUE = 4 * THREADS  # tasks running or queued on the pool; more requests wait for a place
+# One core stays with the event loop: decoding threads on every core would leave the loop
+# (every other client of this process) waiting for CPU.
+THREADS = max(1, (os.cpu_count() or 2) - 1)
+QUEUE = 8 * THREADS  # tasks running or queued on the pool; more requests wait for a place
 _slots = None
 
 
