@@ -316,3 +316,21 @@ def test_guessing_credentials_on_sockets_spends_the_same_budget(server):
         codes.append(close_info(frame.data)[0])
         ws.close()
     assert codes[:20] == [4401] * 20 and set(codes[20:]) == {4429}
+
+
+def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path):
+    """Idle sockets of dead peers used to stay open until a write failed."""
+    with running_app(tmp_path / "var", GENOVA_WS_PING_INTERVAL=1) as app:
+        tokens = app.post("/api/auth/register", json={"email": "gone@example.com",
+                                                      "password": "long-password"}).json()
+        ws = websocket.create_connection(ws_url(app, "/ws/user", token=tokens["accessToken"]),
+                                         timeout=15)
+        pings = 0
+        while True:  # read raw frames and never answer a ping, as a vanished peer would
+            frame = ws.recv_frame()
+            if frame.opcode == websocket.ABNF.OPCODE_PING:
+                pings += 1
+            elif frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+        code, reason = close_info(frame.data)
+        assert pings >= 1 and code == 1008 and "Ping/Pong" in reason
