@@ -3,7 +3,9 @@ workers). Both authenticate from the query string, since browsers cannot set hea
 
 Refusals close the socket with a clear reason: 4401 (no or bad credentials), 4403 (the
 credential does not match ``userId`` or ``extensionType``, or a browser page from an origin
-that is not allowed opened it), 4400 (bad parameters).
+that is not allowed opened it), 4400 (bad parameters), 4429 (too many sockets for the
+credential, or too many failed authentications from the address), 1013 (the process holds
+as many sockets as it takes), 1011 (Redis is unavailable).
 """
 
 from __future__ import annotations
