@@ -15,10 +15,10 @@ import os
 
 from genova.errors import ServiceUnavailable, ValidationError
 
-# One core stays with the event loop: decoding threads on every core would leave the loop
-# (every other client of this process) waiting for CPU.
-THREADS = max(1, (os.cpu_count() or 2) - 1)
-QUEUE = 8 * THREADS  # tasks running or queued on the pool; more requests wait for a place
+# One thread per core (measured: leaving a core to the event loop made both the waiting
+# clients and the loop's own latency worse on 2 cores; see bench/README.md).
+THREADS = max(2, os.cpu_count() or 2)
+QUEUE = 4 * THREADS  # tasks running or queued on the pool; more requests wait for a place
 _slots = None
 
 
