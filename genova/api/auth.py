@@ -69,17 +69,6 @@ def authenticate(*, api_key: str | None, bearer: str | None) -> Credential | Non
     return None
 
 
-def checked_user(*, api_key: str | None, bearer: str | None):
-    """``user_from_credentials`` under the per-address budget of failed attempts."""
-    if api_key or bearer:
-        ratelimit.refuse_if_failing_auth()
-    try:
-        return user_from_credentials(api_key=api_key, bearer=bearer)
-    except Unauthorized:
-        ratelimit.record_failed_auth()
-        raise
-
-
 def user_from_credentials(*, api_key: str | None, bearer: str | None):
     credential = authenticate(api_key=api_key, bearer=bearer)
     return None if credential is None else credential.user
@@ -126,7 +115,7 @@ def identify() -> None:
     if view is None or getattr(view, "skip_identify", False):
         return
     api_key, bearer = request.headers.get("X-API-Key"), bearer_token()
-    user = checked_user(api_key=api_key, bearer=bearer)
+    user = ratelimit.budgeted_auth(user_from_credentials, api_key=api_key, bearer=bearer)
     if user is not None:
         accounts.refresh_period(user_id=user.id)
         g.user = user

@@ -16,6 +16,7 @@ from limits import parse
 from werkzeug.exceptions import TooManyRequests
 
 from genova.catalog import PLANS
+from genova.errors import Unauthorized
 
 EXEMPT_PREFIXES = ("/api/docs", "/api/openapi.json", "/api/models", "/healthz", "/readyz",
                    "/metrics", "/files/", "/studio", "/ws/", "/favicon.ico", "/manifest.json")
@@ -110,3 +111,15 @@ def record_failed_auth() -> None:
             strategy.hit(item, *key)
         except redis.RedisError:
             pass  # the limits' store is down; the 401 stands
+
+
+def budgeted_auth(check, **credentials):
+    """``check(**credentials)`` under the per-address budget of failed attempts: once it is
+    spent, TooManyRequests before any credential is looked at; every 401 counts."""
+    if any(credentials.values()):
+        refuse_if_failing_auth()
+    try:
+        return check(**credentials)
+    except Unauthorized:
+        record_failed_auth()
+        raise

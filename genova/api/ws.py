@@ -41,16 +41,12 @@ class Refused(Exception):
 def _checked(check, **credentials):
     """``check(**credentials)`` under the per-address budget of failed attempts (the same
     as for HTTP): 4429 once it is spent, 4401 for a bad credential."""
-    if any(credentials.values()):
-        try:
-            ratelimit.refuse_if_failing_auth()
-        except TooManyRequests:
-            raise Refused(4429, "too many failed authentications from this address; retry "
-                                "later") from None
     try:
-        return check(**credentials)
+        return ratelimit.budgeted_auth(check, **credentials)
+    except TooManyRequests:
+        raise Refused(4429, "too many failed authentications from this address; retry "
+                            "later") from None
     except GenovaError as exc:
-        ratelimit.record_failed_auth()
         raise Refused(4401, f"unauthorized: {exc.details}") from None
 
 

@@ -45,11 +45,8 @@ def claimed_kind(stream: BinaryIO) -> str | None:
 def inspect(stream: BinaryIO, *, field: str) -> Media:
     """The kind and size of a seekable stream; a 400 naming ``field`` if it is not a
     decodable PNG, JPEG, WEBP or MP4 of a sensible size. Leaves the stream at 0."""
-    head = stream.read(12)
-    stream.seek(0)
     try:
-        media = _mp4(stream) if head[4:8] == b"ftyp" and head[8:12] in MP4_BRANDS \
-            else _image(stream)
+        media = _mp4(stream) if claimed_kind(stream) == "mp4" else _image(stream)
     except ValueError as exc:  # ours: what is wrong with the MP4
         raise ValidationError(f"{field} is not a readable MP4: {exc}", field=field) from None
     except (OSError, struct.error, SyntaxError):
