@@ -47,7 +47,7 @@ def one_megabyte_image(seed: int, kind: str = "jpeg") -> str:
 
 def run(url: str, key: str, clients: int, posts: int, kind: str) -> dict:
     headers = {"X-API-Key": key}
-    images = [one_megabyte_image(i, kind) for i in range(8)]
+    images = [] if kind == "none" else [one_megabyte_image(i, kind) for i in range(8)]
     probe_job = requests.post(url + "/api/jobs", headers=headers, timeout=30, json={
         "type": "image", "prompt": "probe"}).json()["jobId"]
     post_ms, get_ms, statuses = [], [], {}
@@ -64,8 +64,9 @@ def run(url: str, key: str, clients: int, posts: int, kind: str) -> dict:
     def client(n: int):
         with requests.Session() as session:
             for i in range(posts):
-                body = {"type": "image", "prompt": f"client {n} job {i}",
-                        "referenceImages": {"images": [images[(n + i) % len(images)]]}}
+                body = {"type": "image", "prompt": f"client {n} job {i}"}
+                if images:
+                    body["referenceImages"] = {"images": [images[(n + i) % len(images)]]}
                 started = time.perf_counter()
                 response = session.post(url + "/api/jobs", json=body, headers=headers,
                                         timeout=120)
@@ -80,7 +81,7 @@ def run(url: str, key: str, clients: int, posts: int, kind: str) -> dict:
     elapsed = time.perf_counter() - started
     done.set()
     prober.join()
-    image_bytes = len(base64.b64decode(images[0].split(",", 1)[1]))
+    image_bytes = len(base64.b64decode(images[0].split(",", 1)[1])) if images else 0
     return {"clients": clients, "posts": clients * posts, "image": kind,
             "image_bytes": image_bytes,
             "statuses": statuses, "seconds": round(elapsed, 2),
@@ -97,10 +98,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--posts", type=int, default=4, help="jobs per client")
-    parser.add_argument("--image", choices=["jpeg", "png"], default="jpeg")
+    parser.add_argument("--image", choices=["jpeg", "png", "none"], default="jpeg",
+                        help="none: the same load without images (the job path's floor)")
+    parser.add_argument("--web-workers", type=int, default=None,
+                        help="GENOVA_WEB_WORKERS (default: the app's own default)")
     args = parser.parse_args()
+    env = {} if args.web_workers is None else {"GENOVA_WEB_WORKERS": str(args.web_workers)}
     with tempfile.TemporaryDirectory() as tmp, start_app(
-            Path(tmp), port=free_port(), workers=0, credits=100_000) as app:
+            Path(tmp), port=free_port(), workers=0, credits=100_000, **env) as app:
         print(json.dumps(run(app.url, app.api_key, args.clients, args.posts, args.image),
                          indent=2))
 

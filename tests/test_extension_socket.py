@@ -91,6 +91,32 @@ def test_pool_worker_full_protocol(server, make_user, pool_token):
     assert image.status_code == 200 and image.content == png_bytes()
 
 
+def test_reference_images_reach_the_worker_as_data_urls_of_their_real_type(server, make_user):
+    """A JPEG source is stored as a JPEG (and a PNG as a PNG): the data URL's media type must
+    say which, EXIF orientation applied and at most 512 px."""
+    import base64
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated: 1200×800 on disk, 800×1200 upright
+    buf = io.BytesIO()
+    Image.new("RGB", (1200, 800), "navy").save(buf, "JPEG", exif=exif)
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+    png = base64.b64encode(png_bytes()).decode()
+    user = make_user()
+    job_id = create_job(server, user, referenceImages={"images": [jpeg, png]})
+    worker, _ = connect(server, user["accessToken"], userId=user["user"]["id"])
+    worker.send({"type": "request_job"})
+    offer = worker.until("new_job")[-1]
+    assert offer["jobId"] == job_id
+    seen = []
+    for url in offer["job"]["referenceImages"]["images"]:
+        media_type, _, data = url.removeprefix("data:").partition(";base64,")
+        with Image.open(io.BytesIO(base64.b64decode(data))) as im:
+            assert Image.MIME[im.format] == media_type and not im.getexif()
+            seen.append((media_type, im.size))
+    assert seen == [("image/jpeg", (341, 512)), ("image/png", (64, 36))]
+
+
 def test_user_scoped_worker_gets_only_its_users_jobs(server, make_user):
     alice, bob = make_user(), make_user()
     bobs = create_job(server, bob)

@@ -194,6 +194,24 @@ def test_reference_images_plain_base64_accepted(client, app, user):
     assert job["settings"]["referenceImages"]["count"] == 1
 
 
+def test_no_database_connection_is_held_while_images_decode(client, app, user, monkeypatch):
+    """Decoding may wait for a thread; a request that kept its pooled connection meanwhile
+    let fifty uploads starve every other request of connections (GET p95 2.3 s in
+    bench/reference_images.py)."""
+    from genova.extensions import db
+    from genova.services import job_spec
+
+    held, offload = [], job_spec.offload
+
+    def watching(fn, *args, **kwargs):
+        held.append(db.engine.pool.checkedout())
+        return offload(fn, *args, **kwargs)
+
+    monkeypatch.setattr(job_spec, "offload", watching)
+    accept(client, app, user, body_for("imagen4", referenceImages=refs(2)))
+    assert held == [0]
+
+
 @pytest.mark.parametrize("priority", [0, 5, -5, 100, -100])
 def test_priority_accepted(client, app, user, priority):
     job = accept(client, app, user, body_for("imagen4", priority=priority))

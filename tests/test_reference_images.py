@@ -37,7 +37,7 @@ def noisy(size=(64, 48), mode="RGB") -> Image.Image:
 
 def decode_output(result: NormalizedImage) -> Image.Image:
     im = Image.open(io.BytesIO(result.data))
-    assert im.format == "PNG"
+    assert Image.MIME[im.format] == result.media_type
     assert im.size == (result.width, result.height)
     return im
 
@@ -74,11 +74,14 @@ def test_data_urls_accepted(fmt, media_type):
     assert decode_output(result).mode == "RGB"
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
-def test_plain_base64_accepted(fmt):
+@pytest.mark.parametrize(("fmt", "stored"), [("PNG", "image/png"), ("JPEG", "image/jpeg"),
+                                             ("WEBP", "image/png")])
+def test_plain_base64_accepted(fmt, stored):
     [result] = normalize_reference_images([b64(encode(noisy(), fmt))])
     assert result.source_format == fmt
-    assert result.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert result.media_type == stored
+    signature = b"\x89PNG\r\n\x1a\n" if stored == "image/png" else b"\xff\xd8\xff"
+    assert result.data.startswith(signature)
 
 
 def test_base64_with_newlines_and_missing_padding_accepted():

@@ -21,7 +21,7 @@ class GenerationRequest:
     model: str
     prompt: str
     settings: dict  # the validated job settings: aspectRatio, count, quality, ...
-    references: list[bytes] = field(default_factory=list)  # PNG bytes, already normalised
+    references: list[bytes] = field(default_factory=list)  # PNG or JPEG bytes, normalised
     seed: int = 0
 
 

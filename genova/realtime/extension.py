@@ -157,7 +157,8 @@ class ExtensionSession:
         return True
 
     def _describe(self, job: Job) -> dict:
-        refs = [f"data:image/png;base64,{base64.b64encode(self.rt.storage.read(r['path'])).decode()}"
+        refs = [f"data:{r.get('mediaType', 'image/png')};base64,"  # older rows: PNG
+                f"{base64.b64encode(self.rt.storage.read(r['path'])).decode()}"
                 for r in job.reference_images or []]
         out = {"id": job.id, "type": job.type, "prompt": job.prompt, "model": job.model,
                "settings": job.settings, "priority": job.priority, "seed": job.seq}

@@ -4,14 +4,15 @@ Clients send reference images as base64 strings (optionally ``data:`` URLs).
 Everything here is hostile input: it is decoded strictly, opened with Pillow
 restricted to PNG, JPEG and WEBP, checked for decompression bombs before any pixel
 data is loaded, oriented per EXIF, converted to RGB/RGBA, downscaled and re-encoded
-as a metadata-free PNG.
+without metadata: as a quality-95 JPEG when the source was a JPEG without alpha (the
+source was lossy already, and writing a JPEG takes a tenth of the time of a PNG, which
+matters when fifty people upload at once), as a PNG otherwise.
 
 Every failure is a :class:`~genova.errors.ValidationError` naming the offending field.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import io
 import math
@@ -19,6 +20,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import pybase64
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from genova.errors import ValidationError
@@ -30,10 +32,15 @@ _WHITESPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class NormalizedImage:
-    data: bytes  # re-encoded PNG bytes (metadata stripped)
+    data: bytes  # re-encoded PNG or JPEG bytes (metadata stripped)
     width: int
     height: int
     source_format: str  # "PNG" | "JPEG" | "WEBP"
+    media_type: str = "image/png"  # of ``data``: "image/png" | "image/jpeg"
+
+    @property
+    def extension(self) -> str:
+        return "jpg" if self.media_type == "image/jpeg" else "png"
 
 
 def normalize_reference_images(
@@ -90,7 +97,7 @@ def normalize_reference_image(
     max_bytes: int = 10 * 1024 * 1024,
     max_pixels: int = 40_000_000,
 ) -> NormalizedImage:
-    """Decode one base64 / data-URL image and return it as a normalised PNG."""
+    """Decode one base64 / data-URL image and return it normalised."""
     raw = _decode(item, field=field, max_bytes=max_bytes)
     return _normalize(raw, field=field, max_side=max_side, max_pixels=max_pixels)
 
@@ -145,13 +152,14 @@ def _normalize(raw: bytes, *, field: str, max_side: int, max_pixels: int) -> Nor
         out = out.resize(size, Image.Resampling.LANCZOS)
     out.info = {}  # drop ICC profile, EXIF, text chunks, transparency...
     buf = io.BytesIO()
-    out.save(buf, format="PNG", compress_level=1)  # internal copy: speed over size
-    return NormalizedImage(
-        data=buf.getvalue(),
-        width=out.width,
-        height=out.height,
-        source_format=source_format,
-    )
+    if source_format == "JPEG" and out.mode == "RGB":
+        out.save(buf, format="JPEG", quality=95, subsampling=0)
+        media_type = "image/jpeg"
+    else:
+        out.save(buf, format="PNG", compress_level=1)  # internal copy: speed over size
+        media_type = "image/png"
+    return NormalizedImage(data=buf.getvalue(), width=out.width, height=out.height,
+                           source_format=source_format, media_type=media_type)
 
 
 def _decode(item: object, *, field: str, max_bytes: int) -> bytes:
@@ -192,7 +200,7 @@ def _decode(item: object, *, field: str, max_bytes: int) -> bytes:
         raise ValidationError(f"{field} is not valid base64", field=field)
     payload += "=" * (-len(payload) % 4)
     try:
-        raw = base64.b64decode(payload, validate=True)
+        raw = pybase64.b64decode(payload, validate=True)  # SIMD: ~40x the stdlib's speed
     except (binascii.Error, ValueError) as exc:
         raise ValidationError(f"{field} is not valid base64", field=field) from exc
     if not raw:

@@ -30,9 +30,10 @@ class Placement:
 def _store_references(rt: Runtime, *, user_id: str, job_id: str, spec: JobSpec) -> list[dict]:
     refs = []
     for i, image in enumerate(spec.images):
-        key = f"references/{user_id}/{job_id}/{i}.png"
+        key = f"references/{user_id}/{job_id}/{i}.{image.extension}"
         rt.storage.save(key, image.data)
-        refs.append({"path": key, "width": image.width, "height": image.height})
+        refs.append({"path": key, "width": image.width, "height": image.height,
+                     "mediaType": image.media_type})
     return refs
 
 
