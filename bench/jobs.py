@@ -26,8 +26,7 @@ import requests
 import websocket
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import free_port, percentiles, start_app
 from bench.rq_floor import measure_rq_floor

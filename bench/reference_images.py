@@ -1,7 +1,8 @@
 """Reference images under load: do image-heavy job submissions stall everyone else?
 
 50 clients post jobs, each with one ~1 MB reference image (a 2400×1600 JPEG; ``--image png``
-for 600×600 PNG noise), while a prober reads one job over and over. Prints JSON: the POST latency and the prober's GET latency (ms).
+for 600×600 PNG noise), while a prober reads one job over and over. Prints JSON: the
+POST latency and the prober's GET latency (ms).
 Targets (issue 10): GET p95 < 50 ms, POST p95 < 800 ms on a 2-core machine.
 
     python bench/reference_images.py                   # starts its own app (temp data dir)
@@ -25,8 +26,7 @@ from pathlib import Path
 import requests
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import free_port, percentiles, start_app
 

@@ -27,10 +27,11 @@ import requests
 import websocket
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import free_port, percentiles, start_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def raise_fd_limit(needed: int) -> int:

@@ -59,9 +59,9 @@ def generate(job_id: str, lease: str) -> dict:
             log.exception("job %s failed", job_id)
             dispatch.fail(rt, claim, error=_user_message(exc))
             raise
-    meta = {**generator.describe(), "seconds": round(seconds, 4), "files": [{"width": o.width, "height": o.height,
-                                               "content_type": o.content_type}
-                                              for o in outputs]}
+    meta = {**generator.describe(), "seconds": round(seconds, 4),
+            "files": [{"width": o.width, "height": o.height, "content_type": o.content_type}
+                      for o in outputs]}
     completed = dispatch.complete(rt, claim, files=files, meta=meta)
     return {"completed": completed, "files": [f.key for f in files]}
 

@@ -36,8 +36,10 @@ def test_create_returns_documented_body_and_debits_one_credit(app, client):
 
 def test_queue_positions_follow_priority_then_creation_order(client):
     user = register(client, plan="business")
-    post = lambda **kw: client.post("/api/jobs", json=job_body(**kw),
-                                    headers=user["headers"]).get_json()
+
+    def post(**kw):
+        return client.post("/api/jobs", json=job_body(**kw), headers=user["headers"]).get_json()
+
     first, second = post(), post()
     urgent = post(priority=5)
     freepik = post(model="freepik", aspectRatio="1:1")

@@ -424,10 +424,10 @@ def test_two_users_see_only_their_own_jobs(browser, app):
     pages = [signed_in_page(browser, app, first), signed_in_page(browser, app, second)]
     prompts = [f"only mine alpha {uuid.uuid4().hex[:6]}", f"only mine beta {uuid.uuid4().hex[:6]}"]
     try:
-        for page, prompt in zip(pages, prompts):
+        for page, prompt in zip(pages, prompts, strict=True):
             type_prompt(page, prompt)
             page.locator("#run").click()
-        for page, prompt in zip(pages, prompts):
+        for page, prompt in zip(pages, prompts, strict=True):
             expect(card(page, prompt)).to_have_class(re.compile(r"\bgv-completed\b"))
         for page, mine, theirs in ((pages[0], *prompts), (pages[1], *reversed(prompts))):
             assert theirs not in page.locator("#queue").inner_text()

@@ -67,5 +67,6 @@ HEAD = """
 </script>
 """
 
-CLEAR_SIGN_IN = "() => { try { localStorage.removeItem('genova-studio'); } catch (e) {} return []; }"
+CLEAR_SIGN_IN = ("() => { try { localStorage.removeItem('genova-studio'); } catch (e) {} "
+                 "return []; }")
 COUNT_PROMPT = "(p) => `${(p || '').length} / 500 characters`"

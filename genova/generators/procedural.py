@@ -50,11 +50,12 @@ def image_size(model: str, settings: dict) -> Size:
     - Videos: 720p, 1280x720 or 720x1280.
     """
     spec = MODELS[model]
-    default = VIDEO_ASPECT_RATIOS[0] if spec.media_type == "video" else spec.spec.default_aspect_ratio
+    video = spec.media_type == "video"
+    default = VIDEO_ASPECT_RATIOS[0] if video else spec.spec.default_aspect_ratio
     ratio = settings.get("aspectRatio") or default
     if ratio not in spec.aspect_ratios:
         raise ValueError(f"aspect ratio {ratio!r} is not available for {model!r}")
-    if spec.media_type == "video":
+    if video:
         return VIDEO_SIZES[ratio]
     rw, rh = ASPECT_RATIOS[ratio]
     if spec.platform == "freepik":
@@ -133,7 +134,8 @@ def _background(size: Size, palette: list[Rgb], rng: random.Random) -> Image.Ima
     for _ in range(rng.randint(3, 5)):
         x, y = rng.uniform(0, small[0]), rng.uniform(0, small[1])
         r = rng.uniform(0.12, 0.4) * unit
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=(*rng.choice(palette), rng.randint(90, 170)))
+        fill = (*rng.choice(palette), rng.randint(90, 170))
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
     bg = bg.filter(ImageFilter.GaussianBlur(unit / 12))
     return bg.resize(size, Image.Resampling.BICUBIC)
 
@@ -197,7 +199,8 @@ def _fit(text: str, font: ImageFont.FreeTypeFont, width: float, more: bool = Fal
     lo, hi = 0, len(text)
     while lo < hi:  # longest prefix that fits with the ellipsis
         mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if font.getlength(text[:mid].rstrip() + "...") <= width else (lo, mid - 1)
+        fits = font.getlength(text[:mid].rstrip() + "...") <= width
+        lo, hi = (mid, hi) if fits else (lo, mid - 1)
     return text[:lo].rstrip() + "..."
 
 

@@ -157,8 +157,8 @@ end
 """
 
 # ARGV: job, user, platform, score, cap, then the announce arguments (channel or '', model,
-# own default, platform default, now ms, worker freshness ms) -> {position, estimate}. Idempotent: a job
-# already queued keeps its place (and is not announced again).
+# own default, platform default, now ms, worker freshness ms) -> {position, estimate}.
+# Idempotent: a job already queued keeps its place (and is not announced again).
 SUBMIT = PREAMBLE + """
 local job, u, p, s = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 redis.call('SET', P..'cap:'..u, ARGV[5])
