@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -63,7 +63,6 @@ class Settings:
     max_sockets: int = 4000  # per web process; gunicorn keeps 1000 more connections for HTTP
     max_user_sockets: int = 20  # /ws/user sockets per account, per web process
     max_extension_sockets: int = 10  # /ws/extension sockets per account or worker token
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:

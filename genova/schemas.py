@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
-from genova.catalog import ASPECT_RATIOS, FREEPIK_QUALITIES, MODELS, PLATFORMS
+from genova.catalog import ASPECT_RATIOS, DEFAULT_MODEL, FREEPIK_QUALITIES, MODELS, PLATFORMS
 
 ModelId = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 AspectRatio = Literal[tuple(ASPECT_RATIOS)]  # type: ignore[valid-type]
@@ -63,7 +63,7 @@ class ReferenceImagesIn(Strict):
 class JobCreate(Strict):
     type: Literal["image", "video"] = Field(description="Must match the model's media type.")
     prompt: StrictStr = Field(min_length=1, max_length=500)
-    model: ModelId = Field("imagen4", description="One of the seven models.")
+    model: ModelId = Field(DEFAULT_MODEL, description="One of the seven models.")
     aspectRatio: AspectRatio | None = Field(
         None, description="Flow: landscape/portrait/square (default landscape). "
                           "Freepik: 1:1, 4:3, 3:4, 16:9, 9:16, 3:2, 2:3 (default 16:9).")

@@ -9,6 +9,7 @@ import math
 import gradio as gr
 from PIL import Image, ImageDraw
 
+from genova_client import DEFAULT_MODEL
 from ui import render, session
 from ui.handlers import guarded
 
@@ -71,7 +72,7 @@ class GalleryViews:
         if not job:
             return {}
         settings, c = job.get("settings") or {}, self.c
-        model_id = settings.get("model", "imagen4")
+        model_id = settings.get("model", DEFAULT_MODEL)
         out = self.model_changed(model_id)
         out.update({c.prompt: job.get("prompt", ""), c.model: model_id,
                     c.aspect: settings.get("aspectRatio"), c.priority: settings.get("priority", 0),
@@ -90,7 +91,7 @@ class GalleryViews:
             return {}
         settings = job.get("settings") or {}
         client = self.client(creds, request)
-        created = client.jobs.create(job["prompt"], model=settings.get("model", "imagen4"),
+        created = client.jobs.create(job["prompt"], model=settings.get("model", DEFAULT_MODEL),
                                      aspect_ratio=settings.get("aspectRatio"),
                                      count=settings.get("count"),
                                      quality=settings.get("quality"),

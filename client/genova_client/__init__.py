@@ -7,6 +7,7 @@
     results[0].image                       # a PIL image
 """
 
+from genova_client._core import DEFAULT_MODEL, DEFAULT_URL
 from genova_client._core import VERSION as __version__
 from genova_client.aio import AsyncClient
 from genova_client.client import Client
@@ -45,6 +46,8 @@ __all__ = [
     "Client",
     "Conflict",
     "ConnectionError",
+    "DEFAULT_MODEL",
+    "DEFAULT_URL",
     "Event",
     "GenovaError",
     "InsufficientCredits",

@@ -32,6 +32,7 @@ from genova_client.types import (
 )
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_MODEL = "imagen4"  # the server's default too
 VERSION = "0.1.0"
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_RETRY_WAIT = 120.0
@@ -182,7 +183,7 @@ class BaseClient:
         return max(1.0, 120.0 / per_minute)
 
 
-def job_body(prompt: str, *, model: str = "imagen4", type: str | None = None,
+def job_body(prompt: str, *, model: str = DEFAULT_MODEL, type: str | None = None,
              aspect_ratio: str | None = None, count: int | None = None,
              quality: str | None = None, reference_images=None, reference_mode: str | None = None,
              priority: int | None = None) -> dict:
@@ -210,7 +211,7 @@ class _Resource:
 class Jobs(_Resource):
     """``client.jobs``: create, get, list, iter, cancel and download generation jobs."""
 
-    def create(self, prompt: str, *, model: str = "imagen4", **options) -> JobCreated:
+    def create(self, prompt: str, *, model: str = DEFAULT_MODEL, **options) -> JobCreated:
         """Queue a job (costs 1 credit). Options: ``type``, ``aspect_ratio``, ``count``,
         ``quality``, ``reference_images`` (paths, bytes, PIL images or data URLs),
         ``reference_mode``, ``priority``."""

@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from genova_client import errors
-from genova_client._core import BaseClient, Call, retry_delay
+from genova_client._core import DEFAULT_MODEL, BaseClient, Call, retry_delay
 from genova_client.realtime import (
     BACKOFF_START,
     IDLE_CHECK,
@@ -186,7 +186,7 @@ class AsyncClient(BaseClient):
                 pause = exc.retry_after or self.poll_interval()
             await asyncio.sleep(min(pause, deadline_left(deadline, watch.job_id, timeout)))
 
-    async def generate(self, prompt: str, model: str = "imagen4", *,
+    async def generate(self, prompt: str, model: str = DEFAULT_MODEL, *,
                        timeout: float | None = None, progress: bool = True,
                        save_to: str | Path | None = None, **options) -> Results:
         """See ``Client.generate``."""

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from genova_client import config, errors
-from genova_client._core import DEFAULT_URL, VERSION
+from genova_client._core import DEFAULT_MODEL, DEFAULT_URL, VERSION
 from genova_client.client import Client
 from genova_client.results import extension_for
 
@@ -325,8 +325,9 @@ def add_group(sub, name: str, help: str):
 def add_generate(sub, common) -> None:
     p = add_command(sub, common, "generate", cmd_generate, "create a job, wait for it with a "
                     "progress bar, save and print the files", "prompt")
-    p.add_argument("--model", default="imagen4", help="imagen4 (default), nano_banana_pro, "
-                   "nano_banana2, veo3_fast, veo3_quality, veo2_fast or freepik")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}; one of "
+                   "imagen4, nano_banana_pro, nano_banana2, veo3_fast, veo3_quality, veo2_fast, "
+                   "freepik")
     p.add_argument("--type", choices=["image", "video"], help="default: from the model")
     p.add_argument("--aspect", help="Flow: landscape, portrait, square; Freepik: 1:1, 16:9...")
     p.add_argument("--count", type=int, help="results, 1-4 (videos: 1)")

@@ -12,7 +12,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed
 
 from genova_client import errors
-from genova_client._core import BaseClient, Call, retry_delay
+from genova_client._core import DEFAULT_MODEL, BaseClient, Call, retry_delay
 from genova_client.realtime import (
     BACKOFF_START,
     IDLE_CHECK,
@@ -190,7 +190,7 @@ class Client(BaseClient):
                 pause = exc.retry_after or self.poll_interval()
             time.sleep(min(pause, deadline_left(deadline, watch.job_id, timeout)))
 
-    def generate(self, prompt: str, model: str = "imagen4", *, timeout: float | None = None,
+    def generate(self, prompt: str, model: str = DEFAULT_MODEL, *, timeout: float | None = None,
                  progress: bool = True, save_to: str | Path | None = None,
                  **options) -> Results:
         """Create a job, wait for it and return its results (``JobFailed`` if it failed or

@@ -10,7 +10,6 @@ from genova.api.openapi_jobs import job_create_examples
 from genova.api.serializers import job_out
 from genova.schemas import Error, JobCreate, JobCreated, JobList, JobListQuery, JobOut, Success
 from genova.services import downloads, jobs
-from genova.services.job_spec import build_spec
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/jobs")
 
@@ -44,9 +43,7 @@ JOB_LINKS = {  # what a client (or a fuzzer) can do next with the new job's id
                        "examples": job_create_examples()}}},
                    "responses": {"201": {"links": JOB_LINKS}}})
 def create(body: JobCreate):
-    user = current_user()
-    spec = build_spec(body)
-    created = jobs.create_job(_rt(), user_id=user.id, spec=spec)
+    created = jobs.submit(_rt(), user_id=current_user().id, request=body)
     return {"success": True, "jobId": created.job_id, "status": created.status,
             "queuePosition": created.placement.position,
             "estimatedTime": created.placement.estimated_time,

@@ -3,7 +3,7 @@
 ``upgrade_database`` runs ``alembic upgrade head`` on the app's engine. On PostgreSQL an
 advisory lock serialises processes that start together (several gunicorn workers, say).
 New migration: ``alembic -c genova/migrations/alembic.ini revision --autogenerate -m "..."``
-(``GENOVA_DATABASE_URL`` picks the database; see docs/operations.md).
+(``GENOVA_DATABASE_URL`` picks the database; see the README's Configuration section).
 """
 
 from __future__ import annotations

@@ -101,10 +101,6 @@ class Hub:
         with self.lock:
             self.waiters.discard(session)
 
-    def socket_count(self) -> int:
-        with self.lock:
-            return sum(len(s) for s in self.users.values())
-
     # -- delivery ---------------------------------------------------------------------------
     def _listen(self) -> None:
         client = self._runtime().redis

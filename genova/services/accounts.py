@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -196,7 +196,3 @@ def enable_user(*, email: str) -> User:
 
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.created_at, User.email)))
-
-
-def count_users() -> int:
-    return db.session.scalar(select(func.count()).select_from(User))

@@ -1,7 +1,8 @@
 """User events over Redis pub/sub, so they reach a user's sockets in any server process.
 
 Messages use the documented WebSocket shapes (``job_started``, ``job_progress``,
-``job_completed``, ``job_failed``, plus ``job_queued``).
+``job_completed``, ``job_failed``), plus ``job_created``, ``job_queued`` (position and ETA,
+also sent from Lua when the queue moves) and ``job_cancelled``.
 """
 
 from __future__ import annotations

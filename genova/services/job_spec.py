@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from genova.catalog import MODELS, platform_for
 from genova.errors import ValidationError
-from genova.extensions import db
 from genova.offload import offload
 from genova.schemas import JobCreate
 from genova.services.images import NormalizedImage, normalize_reference_images
@@ -76,10 +75,6 @@ def build_spec(req: JobCreate, *, max_image_bytes: int = 10 * 1024 * 1024) -> Jo
         mode = _choose(req.referenceImages.mode, platform.reference_modes,
                        platform.reference_modes[0], name="referenceImages.mode",
                        model=model.id)
-        # Decoding may wait for a thread: meanwhile the request must not hold one of the
-        # pool's few database connections (it only read so far), or a burst of uploads
-        # starves every other request of connections.
-        db.session.close()
         images = offload(normalize_reference_images, req.referenceImages.images,
                          max_bytes=max_image_bytes, budget=IMAGE_BUDGET,
                          what="decoding the reference images", field="referenceImages.images")

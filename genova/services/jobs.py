@@ -13,8 +13,9 @@ from genova.errors import Conflict, NotFound, ServiceUnavailable
 from genova.extensions import db
 from genova.models import CreditEntry, Job, User, is_id, iso, new_id, utcnow
 from genova.runtime import Runtime
+from genova.schemas import JobCreate
 from genova.services import credits, events
-from genova.services.job_spec import JobSpec
+from genova.services.job_spec import JobSpec, build_spec
 
 log = logging.getLogger(__name__)
 ACTIVE = ("pending", "queued", "processing")
@@ -59,6 +60,16 @@ class Created:
     status: str
     placement: Placement
     credits_remaining: int
+
+
+def submit(rt: Runtime, *, user_id: str, request: JobCreate) -> Created:
+    """Check a request against the catalog (decoding its reference images), then create it."""
+    if request.referenceImages is not None:
+        # Decoding may wait for a thread; meanwhile the request, which has only read so far,
+        # must not hold one of the pool's few connections, or a burst of uploads starves
+        # every other request of connections.
+        db.session.close()
+    return create_job(rt, user_id=user_id, spec=build_spec(request))
 
 
 def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> Created:

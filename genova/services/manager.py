@@ -152,11 +152,6 @@ class JobManager:
             pipe.zrem(f"genova:workers:{p}", worker_id)
         pipe.execute()
 
-    def workers_available(self, platform: str) -> int:
-        key = f"genova:workers:{platform}"
-        self.r.zremrangebyscore(key, "-inf", _now_ms() - WORKER_FRESH_MS)
-        return int(self.r.zcard(key))
-
     def record_duration(self, *, model: str, seconds: float) -> None:
         """Exponentially weighted moving averages of processing time, per model and platform."""
         self._record(args=[model, MODELS[model].platform, seconds, EWMA_WEIGHT])

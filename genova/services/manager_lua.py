@@ -10,7 +10,8 @@ Keys (prefix ``genova:``), per platform ``p`` and user ``u``:
 - ``job:j``        HASH  u, p, s (score), st (held|ready|running), lease, w (worker)
 - ``leases``       ZSET  running jobs by lease deadline (ms): expired = worker lost
 - ``wake:p``       LIST  one token per job made ready; idle workers block on it
-- ``seq``, ``lease_seq``, ``epoch``
+- ``seq``           STR   the last sequence number handed out (creation order)
+- ``epoch``         STR   set once ``seq`` was seeded from SQL; gone = Redis lost its state
 
 On each platform, a user's best waiting jobs are ready up to the slots their running jobs
 leave free (``running + ready on p <= cap``); the rest are held and block nobody. Counting
