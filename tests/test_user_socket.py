@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
+from tests.helpers import register as register_in_process
 from tests.helpers import set_user
 from tests.realtime import Socket, create_job, get_job, register, start_server, ws_url
 from tests.workers import claim_then_die
@@ -143,3 +146,31 @@ def test_a_new_job_is_announced_with_what_a_screen_needs(server, user):
     assert created["creditsRemaining"] == requests.get(
         f"{server.url}/api/user/me", timeout=10,
         headers={"Authorization": f"Bearer {user['accessToken']}"}).json()["credits_remaining"]
+
+
+def test_one_failing_socket_does_not_stop_the_position_refresh_of_the_others(app, client):
+    """The refresher used to wrap every socket in one ``try``: a job deleted under one socket
+    skipped every socket after it that round."""
+    from genova.realtime.hub import Hub
+    from genova.realtime.user import UserSession
+
+    owner = register_in_process(client)
+    job_id = client.post("/api/jobs", json={"type": "image", "prompt": "watched"},
+                         headers=owner["headers"]).get_json()["jobId"]
+
+    class Broken:
+        user_id = "broken"
+
+        def refresh_positions(self, rt):
+            raise RuntimeError("this socket's state is bad")
+
+    gone, watching = (UserSession(None, owner["user"]["id"]) for _ in range(2))
+    gone.queued = {"0" * 32: [None, None]}  # a job that no longer exists
+    watching.queued = {job_id: [None, None]}  # never sent a position yet
+    hub = Hub(app)
+    hub.users = {"broken": {Broken()}, owner["user"]["id"]: {gone, watching}}
+    hub.refresh_round()
+    assert gone.queued == {} and gone.outbox.empty()
+    sent = json.loads(watching.outbox.get_nowait())
+    assert sent["type"] == "job_queued" and sent["jobId"] == job_id
+    assert sent["queuePosition"] >= 1

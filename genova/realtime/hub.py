@@ -165,15 +165,21 @@ class Hub:
         while True:
             self.refresh_needed.wait()
             self.refresh_needed.clear()
-            with self.lock:
-                sessions = [s for group in self.users.values() for s in group]
+            self.refresh_round()
+            time.sleep(REFRESH_EVERY)
+
+    def refresh_round(self) -> None:
+        """One pass over this process's user sockets. Each gets its own app context (and so
+        its own database session), and one that fails is skipped, not every one after it."""
+        with self.lock:
+            sessions = [s for group in self.users.values() for s in group]
+        for session in sessions:
             try:
                 with self.app.app_context():
-                    for session in sessions:
-                        session.refresh_positions(self._runtime())
+                    session.refresh_positions(self._runtime())
             except Exception as exc:  # noqa: BLE001 - keep the refresher alive
-                log.warning("queue position refresh failed: %s", exc)
-            time.sleep(REFRESH_EVERY)
+                log.warning("queue position refresh failed for user %s: %s",
+                            getattr(session, "user_id", "?"), exc)
 
 
 def hub_for(app) -> Hub:

@@ -80,7 +80,11 @@ class UserSession:
         for job_id, entry in list(self.queued.items()):
             model, last = entry
             if model is None:
-                model = entry[0] = db.session.get(Job, job_id).model
+                job = db.session.get(Job, job_id)
+                if job is None:  # deleted meanwhile (an undone creation): nothing to follow
+                    del self.queued[job_id]
+                    continue
+                model = entry[0] = job.model
             position, eta = rt.manager.placement(job_id, model)
             if position is None or position == last:
                 continue
