@@ -4,9 +4,10 @@ stderr) which database it works on, so a user created into the wrong ``./var`` s
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from genova import runtime
 from genova.catalog import PLANS
 from genova.catalog import PLATFORMS as PLATFORMS_ALL
 from genova.errors import GenovaError
@@ -59,7 +60,7 @@ def create_user(email, password, name, plan):
 @click.argument("plan", type=click.Choice(list(PLANS)))
 def set_plan(email, plan):
     """Move a user to PLAN; this month's allowance follows the new plan."""
-    rt = current_app.extensions["genova"]  # manager and redis: None with no Redis around
+    rt = runtime.current()  # manager and redis: None with no Redis around
     user = _run(lambda: accounts.set_plan(email=email, plan=plan, manager=rt.manager,
                                           redis=rt.redis))
     click.echo(f"updated {_describe(user)}")
@@ -79,7 +80,7 @@ def set_credits(email, credits):
 def disable_user(email):
     """Refuse the account: revoke its API keys, refuse its tokens and logins, and close
     its open sockets on every server."""
-    redis = current_app.extensions["genova"].redis  # None: no server running here
+    redis = runtime.current().redis  # None: no server running here
     user, revoked = _run(lambda: accounts.disable_user(email=email, redis=redis))
     sockets = ("its open sockets were told to close" if redis is not None
                else "no running server was found, so no socket is open")

@@ -30,3 +30,10 @@ class Runtime:
             client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
         return cls(settings=settings, redis=client, storage=LocalStorage(settings.storage_root),
                    manager=JobManager(client) if client is not None else None, secret=secret)
+
+
+def current() -> Runtime:
+    """The current app's runtime (inside an app context: a request, a command, a task)."""
+    from flask import current_app
+
+    return current_app.extensions["genova"]

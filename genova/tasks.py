@@ -15,11 +15,12 @@ import sqlalchemy.exc
 from flask import current_app
 from rq import get_current_job
 
+from genova import runtime
 from genova.extensions import db
 from genova.generators import GenerationRequest
 from genova.generators.registry import for_model
 from genova.models import Job
-from genova.services import dispatch, maintenance
+from genova.services import dispatch, maintenance, storage
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -28,18 +29,14 @@ INFRASTRUCTURE = (redis.RedisError, sqlalchemy.exc.OperationalError,
                   sqlalchemy.exc.InterfaceError)
 
 
-def _rt():
-    return current_app.extensions["genova"]
-
-
 def sweep() -> dict:
     """The periodic maintenance pass (scheduled by ``genova.scheduler``)."""
-    return maintenance.sweep(_rt()).to_dict()
+    return maintenance.sweep(runtime.current()).to_dict()
 
 
 def generate(job_id: str, lease: str) -> dict:
     """Run one claimed job with its model's generator and record the outcome."""
-    rt, claim = _rt(), Claim(job_id, lease)
+    rt, claim = runtime.current(), Claim(job_id, lease)
     job = db.session.get(Job, job_id)
     if job is None or job.lease_id != lease or job.status != "processing":
         return {"skipped": "the job is no longer held by this lease"}
@@ -86,7 +83,7 @@ _PATH = re.compile(r"(?<![\w.])/(?:[\w.-]+/)+[\w.-]*")
 def _user_message(exc: Exception) -> str:
     """What the user reads in ``error_message``: the cause, without addresses or paths."""
     if isinstance(exc, OSError):
-        return "generation failed: a stored file (such as a reference image) could not be read"
+        return storage.UNREADABLE
     text = _PATH.sub("<path>", _ADDRESS.sub("<server>", str(exc)[:300]))
     return f"generation failed: {text or type(exc).__name__}"
 
@@ -101,7 +98,8 @@ def _request(rt, job: Job) -> GenerationRequest:
 def _store(rt, job: Job, index: int, output, total: int) -> dispatch.StoredFile:
     """Deterministic names (never list a directory to pick one)."""
     name = "result" if total == 1 else f"result-{index + 1}"
-    key = f"generated/{job.user_id}/{job.id}/{name}.{output.extension}"
+    key = storage.result_key(user_id=job.user_id, job_id=job.id, name=name,
+                             extension=output.extension)
     return dispatch.StoredFile(key=key, size=rt.storage.save(key, output.data))
 
 

@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, current_app, redirect, request, send_file
 
+from genova import runtime
 from genova.api.auth import bearer_token, current_user, skip_identify, worker_credential
 from genova.api.endpoint import endpoint
 from genova.errors import Unauthorized, ValidationError
@@ -13,10 +14,6 @@ from genova.schemas import Error, UploadedFiles
 from genova.services import downloads, jobs, uploads
 
 bp = Blueprint("files", __name__)
-
-
-def _rt():
-    return current_app.extensions["genova"]
 
 
 def _index() -> int:
@@ -45,7 +42,7 @@ RESULT_MEDIA = {media: {"schema": {"type": "string", "format": "binary"}}
                    "responses": {"302": {"description": "Found", **SIGNED}}})
 def download(job_id: str):
     job = jobs.get_job(user_id=current_user().id, job_id=job_id)
-    rt = _rt()
+    rt = runtime.current()
     link = downloads.link_for_job(job=job, index=_index(), secret=current_app.secret_key,
                                   ttl=rt.settings.download_ttl)
     return redirect(request.host_url.rstrip("/") + link, code=302)
@@ -71,7 +68,7 @@ def download(job_id: str):
                   "416": {"description": "The Range cannot be satisfied."}}})
 def serve(key: str):
     path, content_type = downloads.resolve(
-        storage=_rt().storage, secret=current_app.secret_key, key=key,
+        storage=runtime.current().storage, secret=current_app.secret_key, key=key,
         expires=request.args.get("expires", ""), sig=request.args.get("sig", ""))
     return send_file(path, mimetype=content_type, conditional=True, max_age=0)
 
@@ -104,7 +101,7 @@ UPLOAD = {
                       "API key or JWT for a user-scoped extension. 409 if the lease no "
                       "longer holds the job.", openapi=UPLOAD)
 def upload_results(job_id: str):
-    rt = _rt()
+    rt = runtime.current()
     caller = worker_credential(token=bearer_token(), api_key=request.headers.get("X-API-Key"))
     if caller is None:
         raise Unauthorized("send the extension's credential as 'Authorization: Bearer ...' "

@@ -17,6 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 
+from genova import runtime
 from genova.api.auth import skip_identify
 from genova.api.endpoint import endpoint
 from genova.catalog import PLATFORMS
@@ -97,7 +98,7 @@ def readyz():
     except Exception as exc:  # noqa: BLE001
         checks["database"] = f"error: {exc.__class__.__name__}"
     try:
-        current_app.extensions["genova"].redis.ping()
+        runtime.current().redis.ping()
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {exc.__class__.__name__}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
+from genova import runtime
 from genova.api.auth import current_user
 from genova.api.endpoint import endpoint
 from genova.api.openapi_jobs import job_create_examples
@@ -14,13 +15,9 @@ from genova.services import downloads, jobs
 bp = Blueprint("jobs", __name__, url_prefix="/api/jobs")
 
 
-def _rt():
-    return current_app.extensions["genova"]
-
-
 def _out(job) -> dict:
     """A job as JSON; a completed one carries signed links to its results."""
-    rt, links = _rt(), None
+    rt, links = runtime.current(), None
     if job.status == "completed":
         host = request.host_url.rstrip("/")
         links = [host + link for link in downloads.sign_all(
@@ -43,7 +40,7 @@ JOB_LINKS = {  # what a client (or a fuzzer) can do next with the new job's id
                        "examples": job_create_examples()}}},
                    "responses": {"201": {"links": JOB_LINKS}}})
 def create(body: JobCreate):
-    created = jobs.submit(_rt(), user_id=current_user().id, request=body)
+    created = jobs.submit(runtime.current(), user_id=current_user().id, request=body)
     return {"success": True, "jobId": created.job_id, "status": created.status,
             "queuePosition": created.placement.position,
             "estimatedTime": created.placement.estimated_time,
@@ -72,5 +69,5 @@ def show(job_id: str):
           description="A cancelled job stays readable with status `cancelled`; 409 if it "
                       "is already processing or finished.")
 def cancel(job_id: str):
-    jobs.cancel_job(_rt(), user_id=current_user().id, job_id=job_id)
+    jobs.cancel_job(runtime.current(), user_id=current_user().id, job_id=job_id)
     return {"success": True}

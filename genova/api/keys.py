@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
+from genova import runtime
 from genova.api.auth import current_user
 from genova.api.endpoint import endpoint
 from genova.api.serializers import key_out
@@ -35,5 +36,5 @@ def index():
           responses={200: Success, 404: Error})
 def revoke(key_id: str):
     keys.revoke_key(user_id=current_user().id, key_id=key_id,
-                    redis=current_app.extensions["genova"].redis)
+                    redis=runtime.current().redis)
     return {"success": True}

@@ -18,6 +18,7 @@ import redis
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import TooManyRequests
 
+from genova import runtime
 from genova.api import ratelimit
 from genova.api.auth import authenticate, skip_identify, worker_credential
 from genova.catalog import PLATFORMS
@@ -99,7 +100,7 @@ def _refusing(handler):
 def user_socket(ws):
     ws.max_message_size = USER_MAX_MESSAGE  # its clients only ever ping
     credential = _credential_from_query()
-    rt = current_app.extensions["genova"]
+    rt = runtime.current()
     rt.redis.ping()  # no events without Redis: refuse (1011) rather than sit silent
     session = UserSession(ws, credential.user.id, key_id=credential.key_id,
                           expires_at=credential.expires_at)

@@ -23,7 +23,7 @@ from simple_websocket import ConnectionClosed
 from genova.extensions import db
 from genova.models import Job, WorkerToken
 from genova.realtime.hub import Full
-from genova.services import dispatch, uploads
+from genova.services import dispatch, storage, uploads
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,7 @@ class ExtensionSession:
         try:
             described = self._describe(job)
         except OSError:  # a stored reference image is gone: the job cannot run anywhere
-            dispatch.fail(self.rt, claim, error="generation failed: a stored file (such as a "
-                          "reference image) could not be read")
+            dispatch.fail(self.rt, claim, error=storage.UNREADABLE)
             return True
         with self.state_lock:
             self.outstanding -= 1

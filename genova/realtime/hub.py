@@ -107,7 +107,7 @@ class Hub:
         while True:
             try:
                 pubsub = client.pubsub()
-                pubsub.psubscribe("genova:events:*")
+                pubsub.psubscribe(events.EVENTS + "*")
                 pubsub.subscribe("genova:queue", events.CONTROL)
                 for message in pubsub.listen():
                     if message["type"] not in ("message", "pmessage"):

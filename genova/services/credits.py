@@ -8,7 +8,7 @@ second refund row for the same job.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from genova.errors import PaymentRequired
@@ -42,10 +42,17 @@ def refund_job(*, user_id: str, job_id: str) -> int | None:
                                        reason="refund"))
     except IntegrityError:
         return None
-    return db.session.execute(
-        update(User)
-        .where(User.id == user_id)
-        .values(credits_remaining=User.credits_remaining + 1,
-                credits_used=User.credits_used - 1)
-        .returning(User.credits_remaining)
-    ).scalar()
+    return db.session.execute(_one_back(user_id).returning(User.credits_remaining)).scalar()
+
+
+def undo_debit(*, user_id: str, job_id: str) -> None:
+    """Erase a job's debit as if it never happened (a creation the queue refused): its ledger
+    rows go too, unlike a refund, which is recorded."""
+    db.session.execute(delete(CreditEntry).where(CreditEntry.job_id == job_id))
+    db.session.execute(_one_back(user_id))
+
+
+def _one_back(user_id: str):
+    """The arithmetic of giving one credit back."""
+    return update(User).where(User.id == user_id).values(
+        credits_remaining=User.credits_remaining + 1, credits_used=User.credits_used - 1)

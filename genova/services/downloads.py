@@ -17,9 +17,7 @@ from urllib.parse import quote
 
 from genova.errors import Conflict, Forbidden, NotFound
 from genova.models import Job
-from genova.services.storage import LocalStorage
-
-SERVABLE_PREFIX = "generated/"
+from genova.services.storage import RESULTS, LocalStorage
 
 
 def _signature(secret: str, key: str, expires: int) -> str:
@@ -64,7 +62,7 @@ def resolve(*, storage: LocalStorage, secret: str, key: str, expires: str, sig: 
     if int(expires) < time.time():
         raise Forbidden("the download link has expired; request a new one from "
                         "/api/jobs/<id>/download", error="Link expired")
-    if not key.startswith(SERVABLE_PREFIX):
+    if not key.startswith(RESULTS):
         raise NotFound("no such file")
     path = storage.path_for(key)
     if not path.is_file():

@@ -34,8 +34,11 @@ def close_sockets(r: redis.Redis, *, user_id: str, code: int, reason: str,
     return True
 
 
+EVENTS = "genova:events:"  # + user id: that user's job events
+
+
 def channel(user_id: str) -> str:
-    return f"genova:events:{user_id}"
+    return EVENTS + user_id
 
 
 def publish(r: redis.Redis, user_id: str, message: dict) -> None:

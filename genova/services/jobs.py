@@ -11,10 +11,10 @@ from sqlalchemy import case, delete, func, select, update
 from genova.catalog import PLANS
 from genova.errors import Conflict, NotFound, ServiceUnavailable
 from genova.extensions import db
-from genova.models import CreditEntry, Job, User, is_id, iso, new_id, utcnow
+from genova.models import Job, User, is_id, iso, new_id, utcnow
 from genova.runtime import Runtime
 from genova.schemas import JobCreate
-from genova.services import credits, events
+from genova.services import credits, events, storage
 from genova.services.job_spec import JobSpec, build_spec
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ class Placement:
 def _store_references(rt: Runtime, *, user_id: str, job_id: str, spec: JobSpec) -> list[dict]:
     refs = []
     for i, image in enumerate(spec.images):
-        key = f"references/{user_id}/{job_id}/{i}.{image.extension}"
+        key = storage.reference_key(user_id=user_id, job_id=job_id, index=i,
+                                    extension=image.extension)
         rt.storage.save(key, image.data)
         refs.append({"path": key, "width": image.width, "height": image.height,
                      "mediaType": image.media_type})
@@ -115,7 +116,7 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> Created:
 
 
 def _delete_references(rt: Runtime, *, user_id: str, job_id: str) -> None:
-    rt.storage.delete_prefix(f"references/{user_id}/{job_id}")
+    rt.storage.delete_prefix(storage.references_prefix(user_id=user_id, job_id=job_id))
 
 
 def _undo_creation(rt: Runtime, *, job_id: str, user_id: str) -> None:
@@ -123,9 +124,7 @@ def _undo_creation(rt: Runtime, *, job_id: str, user_id: str) -> None:
     gone = db.session.execute(delete(Job).where(Job.id == job_id, Job.status == "queued",
                                                 Job.attempts == 0)).rowcount
     if gone:
-        db.session.execute(delete(CreditEntry).where(CreditEntry.job_id == job_id))
-        db.session.execute(update(User).where(User.id == user_id).values(
-            credits_remaining=User.credits_remaining + 1, credits_used=User.credits_used - 1))
+        credits.undo_debit(user_id=user_id, job_id=job_id)
     db.session.commit()
     if gone:
         _delete_references(rt, user_id=user_id, job_id=job_id)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import redis
 
 from genova.catalog import MODELS, PLATFORMS
+from genova.services import events
 from genova.services import manager_lua as lua
 
 PRIORITY_SPAN = 2**41  # sequence numbers stay below this, so scores are exact doubles
@@ -74,7 +75,7 @@ class JobManager:
                cap: int, model: str, announce: bool = True) -> tuple[int | None, int | None]:
         """Queue a job (idempotent); returns its 1-based position and estimated seconds.
         With ``announce``, the user's sockets hear ``job_queued`` from the same script."""
-        channel = f"genova:events:{user_id}" if announce else ""
+        channel = events.channel(user_id) if announce else ""
         pos, eta = self._submit(args=[job_id, user_id, platform, score(priority, seq), cap,
                                       channel, *_estimate_args(model)])
         return (int(pos), int(eta)) if pos else (None, None)  # None: already claimed
@@ -113,7 +114,7 @@ class JobManager:
 
     def requeue(self, *, job_id: str, lease: str, user_id: str, model: str) -> int:
         """Back in line with its original score; the user hears ``job_queued``."""
-        return int(self._requeue(args=[job_id, lease, f"genova:events:{user_id}",
+        return int(self._requeue(args=[job_id, lease, events.channel(user_id),
                                        *_estimate_args(model)]))
 
     def adopt_running(self, *, job_id: str, user_id: str, platform: str, priority: int,

@@ -12,6 +12,21 @@ from pathlib import Path, PurePosixPath
 
 from genova.errors import NotFound
 
+RESULTS = "generated/"  # the only prefix a signed link may serve
+UNREADABLE = "generation failed: a stored file (such as a reference image) could not be read"
+
+
+def result_key(*, user_id: str, job_id: str, name: str, extension: str) -> str:
+    return f"{RESULTS}{user_id}/{job_id}/{name}.{extension}"
+
+
+def references_prefix(*, user_id: str, job_id: str) -> str:
+    return f"references/{user_id}/{job_id}"
+
+
+def reference_key(*, user_id: str, job_id: str, index: int, extension: str) -> str:
+    return f"{references_prefix(user_id=user_id, job_id=job_id)}/{index}.{extension}"
+
 
 class LocalStorage:
     def __init__(self, root: str | os.PathLike):

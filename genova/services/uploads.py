@@ -14,7 +14,7 @@ from genova.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Valida
 from genova.extensions import db
 from genova.models import Job, is_id
 from genova.runtime import Runtime
-from genova.services import media
+from genova.services import media, storage
 from genova.services.dispatch import StoredFile
 from genova.services.manager import Claim
 
@@ -90,7 +90,8 @@ def store(rt: Runtime, *, job: Job, lease: str, files: list[BinaryIO]) -> list[s
     keys = []
     for stream, kind in zip(files, kinds, strict=True):
         n = rt.redis.incr(_key(claim) + ":n")
-        key = f"generated/{job.user_id}/{job.id}/result-{n}.{kind}"
+        key = storage.result_key(user_id=job.user_id, job_id=job.id, name=f"result-{n}",
+                                 extension=kind)
         size = rt.storage.save_stream(key, stream)
         rt.redis.rpush(_key(claim), f"{size}|{key}")
         keys.append(key)
