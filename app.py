@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 
 from genova import create_app as _create_app
-from genova.childproc import spawn
 from genova.config import Settings, load_or_create_secret
 from genova.embedded_redis import EmbeddedRedis
+from genova.workers.childproc import spawn
 
 
 def create_app():

@@ -17,7 +17,7 @@ import sys
 import threading
 
 from genova.ready import announce
-from genova.supervisor import Child, Supervisor
+from genova.workers.supervisor import Child, Supervisor
 
 
 def main(argv: list[str] | None = None) -> int:

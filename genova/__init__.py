@@ -38,7 +38,7 @@ def _flask_config(settings: Settings, secret: str) -> dict:
 def create_app(config: Settings | dict | None = None) -> Flask:
     """The application factory. ``config`` is a ``Settings``, a dict of ``Settings`` fields,
     or ``None`` to read the ``GENOVA_*`` environment."""
-    from genova import cli
+    from genova import cli, runtime
     from genova.api import accounts, docs, files, health, jobs, keys, models, studio, users, ws
     from genova.api.auth import identify
     from genova.api.errors import refuse_long_urls, register_error_handlers
@@ -65,7 +65,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(_flask_config(settings, secret))
     app.json.sort_keys = False
-    app.extensions["genova"] = Runtime.from_settings(settings, secret)
+    app.extensions[runtime.KEY] = Runtime.from_settings(settings, secret)
     app.extensions["genova.hub"] = Hub(app)  # starts listening on the first socket
 
     db.init_app(app)

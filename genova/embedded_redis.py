@@ -24,7 +24,7 @@ from typing import Self
 
 import redis
 
-from genova.childproc import spawn
+from genova.workers.childproc import spawn
 
 HOST = "127.0.0.1"
 PORT_ATTEMPTS = 5

@@ -32,8 +32,15 @@ class Runtime:
                    manager=JobManager(client) if client is not None else None, secret=secret)
 
 
+KEY = "genova.runtime"  # in app.extensions, next to "genova.hub", "genova.metrics"...
+
+
+def of(app) -> Runtime:
+    return app.extensions[KEY]
+
+
 def current() -> Runtime:
     """The current app's runtime (inside an app context: a request, a command, a task)."""
     from flask import current_app
 
-    return current_app.extensions["genova"]
+    return of(current_app)

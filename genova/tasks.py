@@ -1,6 +1,6 @@
 """RQ job functions. Thin: they take ids and primitives, load rows and call services.
 
-They run inside a worker process that holds an application context (``genova.rqworker``).
+They run inside a worker process that holds an application context (``genova.workers.rq_worker``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ INFRASTRUCTURE = (redis.RedisError, sqlalchemy.exc.OperationalError,
 
 
 def sweep() -> dict:
-    """The periodic maintenance pass (scheduled by ``genova.scheduler``)."""
+    """The periodic maintenance pass (scheduled by ``genova.workers.scheduler``)."""
     return maintenance.sweep(runtime.current()).to_dict()
 
 

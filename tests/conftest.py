@@ -13,7 +13,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from genova import create_app
+from genova import create_app, runtime
 from genova.config import Settings, normalize_database_url
 from genova.embedded_redis import EmbeddedRedis
 
@@ -74,7 +74,7 @@ def _clean(app) -> None:
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
-    app.extensions["genova"].redis.flushdb()
+    runtime.of(app).redis.flushdb()
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_embedded_defaults_and_clean_shutdown(tmp_path, sig):
         image = app.get(f"/api/jobs/{job_id}/download", headers=headers)
         assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
         children = _descendants(app.proc.pid)
-        assert any("genova.workerproc" in " ".join(c.cmdline()) for c in children)
+        assert any("genova.workers.process" in " ".join(c.cmdline()) for c in children)
         assert app.get("/readyz").json()["checks"] == {"database": "ok", "redis": "ok"}
         assert (data / "genova.db").is_file()
         secret = data / "secret_key"

@@ -1,4 +1,4 @@
-"""``python -m genova.extension`` as a user runs it, against a real running app: what it
+"""``python -m genova.remote_worker`` as a user runs it, against a real running app: what it
 prints and how it exits when the server refuses it, and a user-scoped worker (API key)
 doing real work. The app runs no generator workers, so only the extension completes jobs."""
 
@@ -26,7 +26,7 @@ def live(tmp_path_factory):
 
 
 def command(url: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "genova.extension", "--url", url, *args]
+    return [sys.executable, "-m", "genova.remote_worker", "--url", url, *args]
 
 
 def run_refused(live, *args: str) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def revoke_keys(live, user) -> None:
 
 def assert_refused(result: subprocess.CompletedProcess, code: int, reason: str) -> None:
     assert result.returncode == 3, result.stderr  # 3: the credential was refused
-    assert f"genova.extension: refused by the server ({code}): {reason}" in result.stderr
+    assert f"genova.remote_worker: refused by the server ({code}): {reason}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -157,7 +157,7 @@ def test_an_api_key_revoked_while_connected_stops_the_worker(live, tmp_path):
         stop(proc)
     output = log.read_text()
     assert returncode == 3, output
-    assert ("genova.extension: refused by the server (4401): unauthorized: the API key was "
+    assert ("genova.remote_worker: refused by the server (4401): unauthorized: the API key was "
             "revoked") in output
     assert "Traceback" not in output
     job_url = f"{live.url}/api/jobs/{response.json()['jobId']}"

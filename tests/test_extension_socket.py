@@ -252,7 +252,7 @@ def test_reference_extension_completes_real_jobs(tmp_path, server, make_user, po
     ids = [create_job(server, user, prompt=f"scene {i}") for i in range(3)]
     ids.append(create_job(server, user, referenceImages={"images": [ref]}))
     log = open(tmp_path / "extension.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "genova.extension", "--url", server.url,
+    proc = subprocess.Popen([sys.executable, "-m", "genova.remote_worker", "--url", server.url,
                              "--token", token, "--type", "flow", "--concurrency", "2"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import redis
 
-from genova import tasks
+from genova import runtime, tasks
 from genova.extensions import db
 from genova.models import Job
-from genova.rqworker import GenovaWorker
 from genova.services import dispatch
+from genova.workers.rq_worker import GenovaWorker
 from tests.helpers import job_body, register
 
 
@@ -33,7 +33,7 @@ def _run_with(app, client, monkeypatch, exc: Exception) -> dict:
                          headers=user["headers"]).get_json()["jobId"]
     monkeypatch.setattr(tasks, "for_model", lambda model: Broken(exc))
     with app.app_context():
-        claim, _ = dispatch.claim_next(app.extensions["genova"], platform="flow",
+        claim, _ = dispatch.claim_next(runtime.of(app), platform="flow",
                                        worker_id="test-worker")
         with pytest.raises(type(exc)):
             tasks.generate(claim.job_id, claim.lease)
@@ -63,7 +63,7 @@ def test_a_stopping_worker_hands_back_what_it_claimed_but_never_started(app, cli
     job_id = client.post("/api/jobs", json=job_body(),
                          headers=user["headers"]).get_json()["jobId"]
     with app.app_context():
-        worker = GenovaWorker(app.extensions["genova"], platforms=["flow"], maintenance=False)
+        worker = GenovaWorker(runtime.of(app), platforms=["flow"], maintenance=False)
         assert worker._claim_into_rq()  # claimed and waiting on its private RQ queue
         assert client.get(f"/api/jobs/{job_id}",
                           headers=user["headers"]).get_json()["status"] == "processing"

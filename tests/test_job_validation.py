@@ -13,6 +13,7 @@ import io
 import pytest
 from PIL import Image
 
+from genova import runtime
 from genova.catalog import ASPECT_RATIOS, FREEPIK_REFERENCE_MODES, MODELS
 from tests.helpers import CREATED_KEYS, get_user, job_body, register
 
@@ -338,7 +339,7 @@ def test_all_rejections_in_a_row_spend_nothing(client, app, user):
 def test_rejection_leaves_no_reference_files(client, app, user):
     body = body_for("imagen4", referenceImages={"images": [png_url(), BAD_B64[0]]})
     reject(client, app, user, body, "referenceImages.images[1]")
-    root = app.extensions["genova"].settings.storage_root
+    root = runtime.of(app).settings.storage_root
     stored = [p for p in root.rglob("*") if p.is_file() and "references" in p.parts]
     assert stored == []
 

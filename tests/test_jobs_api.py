@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from genova import runtime
 from genova.extensions import db
 from genova.models import CreditEntry, Job
 from tests.helpers import CREATED_KEYS, get_user, job_body, register, set_user
@@ -192,7 +193,7 @@ def test_plan_concurrency_cap_holds_extra_jobs_without_blocking_others(app, clie
     third = client.get(f"/api/jobs/{mine[2]['jobId']}", headers=free["headers"]).get_json()
     assert third["queue_position"] == 4
     with app.app_context():
-        rt = app.extensions["genova"]
+        rt = runtime.of(app)
         claimed = [dispatch.claim_next(rt, platform="flow", worker_id="w") for _ in range(4)]
     ids = [c[0].job_id if c else None for c in claimed]
     assert ids == [mine[0]["jobId"], mine[1]["jobId"], theirs["jobId"], None]
@@ -208,7 +209,7 @@ def test_a_running_job_survives_redis_losing_its_state(app, client, raw_redis):
     job_id = client.post("/api/jobs", json=job_body(), headers=user["headers"]).get_json()[
         "jobId"]
     with app.app_context():
-        rt = app.extensions["genova"]
+        rt = runtime.of(app)
         claim, _ = dispatch.claim_next(rt, platform="flow", worker_id="w")
         raw_redis.flushdb()
         assert dispatch.heartbeat(rt, claim) is True  # re-adopted from SQL
@@ -225,7 +226,7 @@ def test_a_plan_change_reaches_queued_jobs(app, client):
     result = app.test_cli_runner().invoke(args=["user", "plan", user["email"], "starter"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        rt = app.extensions["genova"]
+        rt = runtime.of(app)
         claimed = [dispatch.claim_next(rt, platform="flow", worker_id="w") for _ in range(3)]
     assert [c[0].job_id for c in claimed] == ids  # the third no longer waits for a slot
 

@@ -11,8 +11,8 @@ from PIL import Image
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from genova.rqworker import rq_connection
 from genova.services import downloads
+from genova.workers.rq_worker import rq_connection
 from tests.helpers import get_user, job_body, register
 from tests.procs import wait_until
 from tests.workers import claim_then_die, running_workers, wait_for_status

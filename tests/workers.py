@@ -60,12 +60,12 @@ def wait_for_status(client, headers, job_id, statuses, timeout=90):
 
 CLAIM_AND_HANG = """
 import sys, time
-from genova import create_app
+from genova import create_app, runtime
 from genova.config import Settings
 from genova.services import dispatch
 app = create_app(Settings.from_env())
 with app.app_context():
-    rt = app.extensions["genova"]
+    rt = runtime.of(app)
     while True:
         got = dispatch.claim_next(rt, platform=sys.argv[1], worker_id="doomed")
         if got:

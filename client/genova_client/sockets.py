@@ -1,5 +1,5 @@
 """Opening the API's WebSockets: URLs with the credential in the query, connecting, and
-reading a refusal. Shared by the clients and by worker extensions (``genova.extension``).
+reading a refusal. Shared by the clients and by worker extensions (``genova.remote_worker``).
 
 Browsers cannot set headers on a WebSocket, so the API takes the credential in the query:
 ``apiKey=af_...`` for an API key, ``token=...`` for a JWT or a pool-worker token

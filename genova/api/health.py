@@ -46,7 +46,7 @@ class QueueCollector:
                     jobs.add_metric([status, platform], n)
             except Exception as exc:  # noqa: BLE001 - a scrape must not fail with the DB down
                 log.warning("job counts unavailable: %s", exc)
-            rt = self.app.extensions["genova"]
+            rt = runtime.of(self.app)
             for name in PLATFORMS:
                 try:
                     ready.add_metric([name], rt.manager.depth(name))

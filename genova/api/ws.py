@@ -24,10 +24,10 @@ from genova.api.auth import authenticate, skip_identify, worker_credential
 from genova.catalog import PLATFORMS
 from genova.errors import GenovaError
 from genova.extensions import db, sock
-from genova.realtime.extension import ExtensionSession
 from genova.realtime.hub import hub_for
 from genova.realtime.limits import USER_MAX_MESSAGE
 from genova.realtime.user import UserSession
+from genova.realtime.worker_session import WorkerSession
 
 bp = Blueprint("ws", __name__)
 log = logging.getLogger(__name__)
@@ -129,6 +129,6 @@ def extension_socket(ws):
         raise Refused(4400, f"extensionType must be one of {', '.join(PLATFORMS)}")
     caller = _extension_credential(platform)
     app = current_app._get_current_object()
-    session = ExtensionSession(ws, rt=app.extensions["genova"], app=app, platform=platform,
+    session = WorkerSession(ws, rt=runtime.of(app), app=app, platform=platform,
                                caller=caller)
     session.run(hub_for(app))

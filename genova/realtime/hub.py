@@ -21,6 +21,7 @@ import time
 
 import redis
 
+from genova import runtime
 from genova.realtime.limits import socket_cap
 from genova.services import events
 
@@ -43,13 +44,13 @@ class Hub:
         self.cap: int | None = None  # computed on the first socket, in the web process
         self.lock = threading.Lock()
         self.users: dict[str, set] = {}  # user id -> UserSession
-        self.waiters: set = set()  # ExtensionSession
+        self.waiters: set = set()  # WorkerSession
         self.started = False
         self.subscribed = threading.Event()
         self.refresh_needed = threading.Event()
 
     def _runtime(self):
-        return self.app.extensions["genova"]
+        return runtime.of(self.app)
 
     def ensure_started(self, timeout: float = 5) -> None:
         """Start listening, and wait until subscribed: an event published after a socket

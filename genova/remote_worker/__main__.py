@@ -1,9 +1,9 @@
-"""``python -m genova.extension --url URL (--token T | --api-key K) --type flow|freepik
+"""``python -m genova.remote_worker --url URL (--token T | --api-key K) --type flow|freepik
 [--concurrency N]``
 
 Exit status: 0 once stopped by SIGTERM or SIGINT; 2 for bad arguments or a 4400 refusal;
 3 when the server refuses the credential (4401, 4403, or a 401 on an upload). A refusal is
-reported on stderr as ``genova.extension: refused by the server (CODE): REASON``.
+reported on stderr as ``genova.remote_worker: refused by the server (CODE): REASON``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import signal
 import sys
 from urllib.parse import urlsplit
 
-from genova.extension.client import Extension
+from genova.remote_worker.client import Extension
 from genova_client import errors
 
-PROG = "genova.extension"
+PROG = "genova.remote_worker"
 
 
 def server_url(value: str) -> str:

@@ -12,11 +12,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genova import scheduler
-from genova.childproc import spawn
 from genova.config import Settings
 from genova.embedded_redis import read_running_url
-from genova.rqworker import rq_connection
+from genova.workers import scheduler
+from genova.workers.childproc import spawn
+from genova.workers.rq_worker import rq_connection
 
 log = logging.getLogger("genova.worker")
 RESTART_BACKOFF = (0.5, 1, 2, 5, 10)
@@ -40,7 +40,7 @@ class Supervisor:
                  extra: list[Child] = ()):
         self.settings = settings
         self.stop_event = threading.Event()
-        worker = [sys.executable, "-m", "genova.workerproc"]
+        worker = [sys.executable, "-m", "genova.workers.process"]
         tag = uuid.uuid4().hex[:6]
         host = f"{os.uname().nodename}-{os.getpid()}-{tag}"
         self.children = [Child(worker + ["--platform", ",".join(platforms)], f"gen-{host}-{i}")
@@ -65,7 +65,7 @@ class Supervisor:
 
     def _env(self) -> dict:
         env = dict(os.environ)
-        # children run `python -m genova.workerproc` from any working directory
+        # children run `python -m genova.workers.process` from any working directory
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PROJECT_ROOT, env.get("PYTHONPATH")]))
         env["GENOVA_REDIS_URL"] = self.settings.redis_url
         env["GENOVA_DATA_DIR"] = str(self.settings.data_dir)

@@ -1,4 +1,4 @@
-"""One worker process: ``python -m genova.workerproc --platform flow,freepik`` (started by
+"""One worker process: ``python -m genova.workers.process --platform flow,freepik`` (started by
 ``worker.py``; not meant to be run by hand)."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from genova import create_app
+from genova import create_app, runtime
 from genova.config import Settings
-from genova.rqworker import GenovaWorker
+from genova.workers.rq_worker import GenovaWorker
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(Settings.from_env())
     platforms = [p for p in args.platform.split(",") if p]
     with app.app_context():
-        worker = GenovaWorker(app.extensions["genova"], platforms=platforms,
+        worker = GenovaWorker(runtime.of(app), platforms=platforms,
                               maintenance=args.maintenance, name=args.name)
         # the maintenance worker runs a sweep every few seconds: keep its log to problems
         worker.work(logging_level="WARNING" if args.maintenance else "INFO")

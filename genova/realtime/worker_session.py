@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 MAX_OUTSTANDING = 32
 
 
-class ExtensionSession:
+class WorkerSession:
     def __init__(self, ws, *, rt, app, platform: str, caller):
         self.ws, self.rt, self.app = ws, rt, app
         self.platform, self.identity, self.user_id = platform, caller.identity, caller.user_id

@@ -24,7 +24,7 @@ from genova.generators import GenerationRequest
 from genova.generators.registry import for_model
 from genova_client import errors, sockets
 
-log = logging.getLogger("genova.extension")
+log = logging.getLogger("genova.remote_worker")
 BACKOFF_MAX = 30.0
 OPEN_TIMEOUT = 10.0  # to open the socket, then again to receive the welcome
 POLL = 0.5  # how often the receive loop looks at ``stopping``

@@ -17,7 +17,7 @@ import redis
 from rq import Queue
 
 from genova.config import Settings
-from genova.rqworker import MAINTENANCE_QUEUE
+from genova.workers.rq_worker import MAINTENANCE_QUEUE
 
 log = logging.getLogger(__name__)
 
