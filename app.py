@@ -47,6 +47,7 @@ def main() -> None:
         settings = settings.with_(studio_port=port, studio_url=f"http://127.0.0.1:{port}")
     workers, master = None, os.getpid()
     try:
+        migrate(settings)  # before any worker or web process touches the database
         workers = start_workers(settings)
         from genova.server import serve
 
@@ -58,6 +59,17 @@ def main() -> None:
             stop_child(workers)
             if embedded is not None:
                 embedded.stop()
+
+
+def migrate(settings: Settings) -> None:
+    """The schema up to date; the engine is closed again before gunicorn forks."""
+    from genova.extensions import db
+    from genova.migrations import upgrade_app
+
+    app = _create_app(settings)
+    upgrade_app(app)
+    with app.app_context():
+        db.engine.dispose()
 
 
 def _free_port() -> int:

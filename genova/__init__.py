@@ -42,10 +42,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from genova.api import accounts, docs, files, health, jobs, keys, models, studio, users, ws
     from genova.api.auth import identify
     from genova.api.errors import refuse_long_urls, register_error_handlers
-    from genova.api.ratelimit import clamp_retry_after
+    from genova.api.ratelimit import clamp_retry_after, limiter
     from genova.embedded_redis import read_running_url
-    from genova.extensions import db, jwt, limiter, sock
-    from genova.migrations import upgrade_database
+    from genova.extensions import db, jwt, sock
     from genova.realtime.hub import Hub
     from genova.realtime.limits import decline_compression
     from genova.runtime import Runtime
@@ -85,8 +84,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     cli.register(app)
 
     with app.app_context():
-        _tune_sqlite(db.engine)
-        upgrade_database(db.engine)
+        _tune_sqlite(db.engine)  # listeners only: nothing connects here
     return app
 
 

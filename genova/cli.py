@@ -12,6 +12,7 @@ from genova.catalog import PLANS
 from genova.catalog import PLATFORMS as PLATFORMS_ALL
 from genova.errors import GenovaError
 from genova.extensions import db
+from genova.migrations import upgrade_database
 from genova.services import accounts, keys, worker_tokens
 
 
@@ -29,8 +30,11 @@ def _describe(user) -> str:
 
 @with_appcontext
 def _say_database() -> None:
+    """Name the database, and bring its schema up to date (a fresh install's first command
+    may well be ``user create``)."""
     url = db.engine.url.render_as_string(hide_password=True)
     click.echo(f"database: {url}", err=True)
+    upgrade_database(db.engine)
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
@@ -188,7 +192,21 @@ def revoke_worker_token(token_id):
     click.echo(f"revoked {token_id}")
 
 
+db_group = AppGroup("db", help="The database schema.")
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def upgrade():
+    """Apply every pending migration (python app.py does this itself before it serves; run
+    it before starting separate worker.py processes against a new database)."""
+    url = db.engine.url.render_as_string(hide_password=True)
+    upgrade_database(db.engine)
+    click.echo(f"{url}: schema up to date")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(db_group)
     app.cli.add_command(user_group)
     app.cli.add_command(keys_group)
     app.cli.add_command(token_group)

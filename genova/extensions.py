@@ -1,12 +1,14 @@
-"""Unbound Flask extensions; ``create_app`` binds them with ``init_app``."""
+"""Unbound Flask extensions; ``create_app`` binds them with ``init_app``. The rate limiter
+lives with its rules in ``genova.api.ratelimit``: the services import ``db`` from here, and
+must not load the API layer by doing so."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask_jwt_extended import JWTManager
-from flask_limiter import Limiter
 from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
-
-from genova.api.ratelimit import limit_for_request, rate_limit_exempt, rate_limit_key
 
 
 class Base(DeclarativeBase):
@@ -14,13 +16,19 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@contextmanager
+def session_scope() -> Iterator:
+    """One unit of database work outside a request (a socket message, a worker step): rolled
+    back if it fails, and its connection back in the pool when it ends, so that a socket
+    open for hours never holds one."""
+    try:
+        yield db.session
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
 jwt = JWTManager()
 sock = Sock()
-limiter = Limiter(
-    key_func=rate_limit_key,
-    application_limits=[limit_for_request],
-    application_limits_exempt_when=rate_limit_exempt,
-    headers_enabled=True,
-    # If Redis is unreachable, keep limiting per process instead of failing every request.
-    in_memory_fallback_enabled=True,
-)

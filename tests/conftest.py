@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from genova import create_app, runtime
 from genova.config import Settings, normalize_database_url
 from genova.embedded_redis import EmbeddedRedis
+from genova.migrations import upgrade_database
 
 TEST_SECRET = "test-secret-key-with-enough-length-for-hs256"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("GENOVA_TEST_DATABASE_URL") else [])
@@ -48,12 +49,24 @@ def _postgres_database():
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory):
+    """A database with the current schema, as ``python app.py`` leaves it."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'genova.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'genova.db'}"
+        _migrate(url)
+        yield url
         return
     url, drop = _postgres_database()
+    _migrate(url)
     yield url
     drop()
+
+
+def _migrate(url: str) -> None:
+    engine = create_engine(normalize_database_url(url))
+    try:
+        upgrade_database(engine)
+    finally:
+        engine.dispose()
 
 
 def make_settings(tmp_path, database_url, redis_url, **overrides) -> Settings:

@@ -100,3 +100,26 @@ def test_disable_refuses_every_credential_and_closes_open_sockets(server):
                                                 "password": password}).status_code == 200
     assert requests.get(server.url + "/api/user/me", headers={"X-API-Key": key},
                         timeout=10).status_code == 401  # revoked keys stay revoked
+
+
+def test_a_fresh_install_is_migrated_by_db_upgrade_or_by_its_first_command(tmp_path):
+    """Building the app never touches the database; ``db upgrade`` (and any admin command,
+    a fresh install's first may well be ``user create``) brings the schema up to date."""
+    from types import SimpleNamespace
+
+    from genova import create_app
+    from tests.conftest import make_settings
+
+    untouched = tmp_path / "untouched.db"
+    create_app(make_settings(tmp_path, f"sqlite:///{untouched}", None))
+    assert not untouched.exists()
+
+    fresh, first = SimpleNamespace(data_dir=tmp_path / "fresh"), \
+        SimpleNamespace(data_dir=tmp_path / "first")
+    upgraded = flask(fresh, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "schema up to date" in upgraded.stdout
+    assert flask(fresh, "user", "list").returncode == 0
+    created = flask(first, "user", "create", "first@example.com", "--password", "long-password")
+    assert created.returncode == 0, created.stderr
+    assert "created first@example.com" in created.stdout

@@ -64,9 +64,10 @@ def test_reference_images_are_stored_reencoded(app, client, settings):
     job_id = response.get_json()["jobId"]
     folder = settings.storage_root / "references" / user["user"]["id"] / job_id
     files = sorted(folder.iterdir())
-    assert [f.name for f in files] == ["0.png", "1.png"]
+    assert [f.name for f in files] == ["0.jpg", "1.jpg"]  # JPEG sources stay JPEG
     with Image.open(files[0]) as stored:
-        assert stored.format == "PNG" and stored.size == (512, 256)
+        assert stored.format == "JPEG" and stored.size == (512, 256)
+        assert not stored.getexif() and "icc_profile" not in stored.info
     job = client.get(f"/api/jobs/{job_id}", headers=user["headers"]).get_json()
     assert job["settings"]["referenceImages"] == {"mode": "ingredients", "count": 2}
 

@@ -9,7 +9,7 @@ import redis
 from genova import runtime, tasks
 from genova.extensions import db
 from genova.models import Job
-from genova.services import dispatch
+from genova.services import dispatch, generation
 from genova.workers.rq_worker import GenovaWorker
 from tests.helpers import job_body, register
 
@@ -31,13 +31,34 @@ def _run_with(app, client, monkeypatch, exc: Exception) -> dict:
     user = register(client, plan="business")
     job_id = client.post("/api/jobs", json=job_body(),
                          headers=user["headers"]).get_json()["jobId"]
-    monkeypatch.setattr(tasks, "for_model", lambda model: Broken(exc))
+    monkeypatch.setattr(generation, "for_model", lambda model: Broken(exc))
     with app.app_context():
         claim, _ = dispatch.claim_next(runtime.of(app), platform="flow",
                                        worker_id="test-worker")
         with pytest.raises(type(exc)):
             tasks.generate(claim.job_id, claim.lease)
     return client.get(f"/api/jobs/{job_id}", headers=user["headers"]).get_json()
+
+
+def test_the_generation_task_runs_a_job_in_process(app, client):
+    """The RQ task end to end without a worker process: a bug here fails in a second, not as
+    a job that never completes."""
+    user = register(client, plan="business")
+    job_id = client.post("/api/jobs", json=job_body(count=2),
+                         headers=user["headers"]).get_json()["jobId"]
+    with app.app_context():
+        claim, _ = dispatch.claim_next(runtime.of(app), platform="flow", worker_id="in-process")
+        outcome = tasks.generate(claim.job_id, claim.lease)
+        assert tasks.generate(claim.job_id, claim.lease) == {
+            "skipped": "the job is no longer held by this lease"}  # a second run is harmless
+    assert outcome["completed"] is True and len(outcome["files"]) == 2
+    job = client.get(f"/api/jobs/{job_id}", headers=user["headers"]).get_json()
+    assert job["status"] == "completed" and len(job["download_urls"]) == 2
+    assert job["generator"]["ai_model"] is False and len(job["result_urls"]) == 2
+    download = client.get(f"/api/jobs/{job_id}/download?index=1", headers=user["headers"])
+    assert download.status_code == 302
+    second = client.get(download.headers["Location"])
+    assert second.status_code == 200 and second.data.startswith(b"\x89PNG")
 
 
 def test_losing_redis_mid_job_sends_it_back_in_line(app, client, monkeypatch):

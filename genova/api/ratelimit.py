@@ -12,6 +12,7 @@ import time
 
 import redis
 from flask import current_app, g, request
+from flask_limiter import Limiter
 from limits import parse
 from werkzeug.exceptions import TooManyRequests
 
@@ -80,8 +81,6 @@ def _failure_budget():
     settings = current_app.config["GENOVA"]
     if not settings.rate_limits_enabled:
         return None
-    from genova.extensions import limiter
-
     return limiter.limiter, parse(settings.auth_failure_limit), ("authfail", client_address())
 
 
@@ -123,3 +122,13 @@ def budgeted_auth(check, **credentials):
     except Unauthorized:
         record_failed_auth()
         raise
+
+
+limiter = Limiter(
+    key_func=rate_limit_key,
+    application_limits=[limit_for_request],
+    application_limits_exempt_when=rate_limit_exempt,
+    headers_enabled=True,
+    # If Redis is unreachable, keep limiting per process instead of failing every request.
+    in_memory_fallback_enabled=True,
+)

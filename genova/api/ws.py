@@ -23,7 +23,7 @@ from genova.api import ratelimit
 from genova.api.auth import authenticate, skip_identify, worker_credential
 from genova.catalog import PLATFORMS
 from genova.errors import GenovaError
-from genova.extensions import db, sock
+from genova.extensions import session_scope, sock
 from genova.realtime.hub import hub_for
 from genova.realtime.limits import USER_MAX_MESSAGE
 from genova.realtime.user import UserSession
@@ -81,16 +81,15 @@ def _refusing(handler):
     @functools.wraps(handler)
     def run(ws):
         try:
-            check_origin()
-            handler(ws)
+            with session_scope():
+                check_origin()
+                handler(ws)
         except Refused as refused:
             ws.close(reason=refused.code, message=refused.reason)
         except redis.RedisError as exc:  # not a 500 written into an upgraded socket
             log.warning("socket refused, Redis is unavailable: %s", exc)
             ws.close(reason=1011, message="live events are unavailable (the queue service "
                                           "is down); reconnect in a few seconds")
-        finally:
-            db.session.remove()
     return run
 
 

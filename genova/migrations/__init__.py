@@ -1,7 +1,9 @@
-"""Alembic migrations, applied automatically when the app starts.
+"""Alembic migrations, applied by ``python app.py`` before it serves and by
+``flask --app app db upgrade``.
 
 ``upgrade_database`` runs ``alembic upgrade head`` on the app's engine. On PostgreSQL an
-advisory lock serialises processes that start together (several gunicorn workers, say).
+advisory lock (on SQLite a lock file) serialises processes that start together (several
+servers of one deployment, say): the migration runs once.
 New migration: ``alembic -c genova/migrations/alembic.ini revision --autogenerate -m "..."``
 (``GENOVA_DATABASE_URL`` picks the database; see the README's Configuration section).
 """
@@ -27,6 +29,16 @@ def alembic_config(connection=None) -> Config:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
+
+
+def upgrade_app(app) -> None:
+    """Bring ``app``'s database to the newest schema. Entry points call this (``python
+    app.py`` before it serves, ``flask --app app db upgrade``, the admin commands), never
+    ``create_app``: building an app must not touch the database."""
+    from genova.extensions import db
+
+    with app.app_context():
+        upgrade_database(db.engine)
 
 
 def upgrade_database(engine: Engine) -> None:

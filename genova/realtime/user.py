@@ -11,7 +11,7 @@ import time
 from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
-from genova.extensions import db
+from genova.extensions import db, session_scope
 from genova.models import Job
 from genova.realtime.hub import Full
 
@@ -102,8 +102,8 @@ class UserSession:
         writer = threading.Thread(target=self._write, daemon=True, name="user-socket-writer")
         writer.start()
         try:
-            self.snapshot(rt)
-            db.session.remove()  # do not hold a connection for the socket's lifetime
+            with session_scope():  # no connection held for the socket's lifetime
+                self.snapshot(rt)
             while True:
                 left = None if self.expires_at is None else self.expires_at - time.time()
                 raw = self.ws.receive(timeout=None if left is None else max(left, 0))

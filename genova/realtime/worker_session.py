@@ -20,7 +20,7 @@ import uuid
 
 from simple_websocket import ConnectionClosed
 
-from genova.extensions import db
+from genova.extensions import db, session_scope
 from genova.models import Job, WorkerToken
 from genova.realtime.hub import Full
 from genova.services import dispatch, storage, uploads
@@ -48,9 +48,9 @@ class WorkerSession:
         """Pool tokens are re-checked while connected, so revoking one ends its sessions."""
         if not self.identity.startswith("token:"):
             return True
-        token = db.session.get(WorkerToken, self.identity.split(":", 1)[1])
-        db.session.remove()
-        return token is not None and token.revoked_at is None
+        with session_scope():
+            token = db.session.get(WorkerToken, self.identity.split(":", 1)[1])
+            return token is not None and token.revoked_at is None
 
     # -- hub interface --------------------------------------------------------------------
     def wants(self, platform: str, user_id: str) -> bool:
@@ -122,14 +122,13 @@ class WorkerSession:
         with self.app.app_context():
             while not self.closed.is_set():
                 try:
-                    while self.outstanding > 0 and not self.closed.is_set() \
-                            and self._give_one():
-                        pass
+                    with session_scope():
+                        while self.outstanding > 0 and not self.closed.is_set() \
+                                and self._give_one():
+                            pass
                 except Exception:
                     log.exception("feeding extension %s failed; retrying", self.worker_id)
                     self.closed.wait(1)
-                finally:
-                    db.session.remove()
                 self.wakeup.wait(timeout=5)  # the hub wakes us; the timeout is a safety net
                 self.wakeup.clear()
 
@@ -234,10 +233,10 @@ class WorkerSession:
             self._try_send({"type": "error", "jobId": claim.job_id,
                             "error": "progress must be a number from 0 to 100"})
             return
-        job = db.session.get(Job, claim.job_id)
-        ok = dispatch.progress(self.rt, claim, user_id=job.user_id, percent=int(progress),
-                               message=str(message.get("message", ""))[:200])
-        db.session.remove()
+        with session_scope():
+            job = db.session.get(Job, claim.job_id)
+            ok = dispatch.progress(self.rt, claim, user_id=job.user_id, percent=int(progress),
+                                   message=str(message.get("message", ""))[:200])
         if not ok:
             self._lost(claim)
 
@@ -250,10 +249,10 @@ class WorkerSession:
             self._try_send({"type": "error", "jobId": claim.job_id,
                             "error": "upload the results to /api/jobs/<id>/results first"})
             return
-        done = dispatch.complete(self.rt, claim, files=files,
-                                 meta={"generator": f"extension:{self.identity}",
-                                       "worker": self.worker_id})
-        db.session.remove()
+        with session_scope():
+            done = dispatch.complete(self.rt, claim, files=files,
+                                     meta={"generator": f"extension:{self.identity}",
+                                           "worker": self.worker_id})
         self._finished(claim, done, "completed")
 
     def on_job_failed(self, message: dict) -> None:
@@ -261,8 +260,8 @@ class WorkerSession:
         if claim is None:
             return
         error = str(message.get("error") or "the worker reported a failure")[:500]
-        done = dispatch.fail(self.rt, claim, error=error)
-        db.session.remove()
+        with session_scope():
+            done = dispatch.fail(self.rt, claim, error=error)
         self._finished(claim, done, "failed")
 
     def _finished(self, claim: Claim, done: bool, status: str) -> None:

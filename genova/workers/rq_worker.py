@@ -20,6 +20,8 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.worker import WorkerStatus
 
+from genova import tasks
+from genova.extensions import session_scope
 from genova.runtime import Runtime
 from genova.services import dispatch
 from genova.services.manager import Claim
@@ -50,7 +52,13 @@ class GenovaWorker(SimpleWorker):
         self.platforms = platforms
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """Run what is on our RQ queues first; when idle, claim from the job manager."""
+        """Run what is on our RQ queues first; when idle, claim from the job manager.
+
+        Mirrors RQ 3.0's ``BaseWorker.dequeue_job_and_maintain_ttl`` (heartbeat, RQ's own
+        maintenance, ``dequeue_any`` over ``_ordered_queues``, stop on ``_stop_requested``):
+        RQ has no public hook for "what to do when the queues are empty".
+        ``tests/test_rq_contract.py`` pins those internals, so an RQ upgrade that changes
+        them fails there first."""
         self.set_state(WorkerStatus.IDLE)
         while not self._stop_requested:
             try:
@@ -82,11 +90,13 @@ class GenovaWorker(SimpleWorker):
         """Platforms take turns going first, so one busy platform cannot starve the other."""
         self.platforms = self.platforms[1:] + self.platforms[:1]
         for platform in self.platforms:
-            claimed = dispatch.claim_next(self.rt, platform=platform, worker_id=self.name)
+            with session_scope():
+                claimed = dispatch.claim_next(self.rt, platform=platform,
+                                              worker_id=self.name)
             if claimed is None:
                 continue
             claim, job_type = claimed
-            self.private.enqueue("genova.tasks.generate", claim.job_id, claim.lease,
+            self.private.enqueue(tasks.generate, claim.job_id, claim.lease,
                                  job_id=f"gen-{claim.job_id}-{claim.lease}",
                                  job_timeout=JOB_TIMEOUT[job_type], result_ttl=RESULT_TTL,
                                  failure_ttl=FAILURE_TTL, description=f"generate {claim.job_id}")
@@ -100,7 +110,8 @@ class GenovaWorker(SimpleWorker):
             self.private.remove(rq_job)
             job_id, lease = rq_job.args
             try:
-                outcome = dispatch.release(self.rt, Claim(job_id, lease))
+                with session_scope():
+                    outcome = dispatch.release(self.rt, Claim(job_id, lease))
                 log.info("stopping: job %s handed back (%s)", job_id, outcome)
             except Exception:
                 log.exception("stopping: could not hand back job %s", job_id)

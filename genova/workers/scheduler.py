@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import redis
 from rq import Queue
 
+from genova import tasks
 from genova.config import Settings
 from genova.workers.rq_worker import MAINTENANCE_QUEUE
 
@@ -25,13 +26,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Periodic:
     name: str
-    func: str  # dotted path of the RQ job function
+    func: Callable  # the RQ job function (a reference: a rename fails at import)
     interval: Callable[[Settings], int]  # seconds
     timeout: int = 600
 
 
 PERIODIC = (
-    Periodic("sweep", "genova.tasks.sweep", lambda s: max(1, s.sweep_interval)),
+    Periodic("sweep", tasks.sweep, lambda s: max(1, s.sweep_interval)),
 )
 
 

@@ -1,0 +1,119 @@
+"""Running one claimed job on this machine: the generator request from the job, progress
+throttled into events, results stored under their keys, and the outcome recorded.
+
+Called by the RQ task ``genova.tasks.generate``; the reference remote worker runs its own
+generators and reports over the socket instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
+import redis
+import sqlalchemy.exc
+
+from genova.extensions import db
+from genova.generators import GenerationRequest
+from genova.generators.registry import for_model
+from genova.models import Job
+from genova.runtime import Runtime
+from genova.services import dispatch, storage
+from genova.services.manager import Claim
+
+log = logging.getLogger(__name__)
+# Faults of the platform, not of the job: it is retried under the lease rules, never failed
+INFRASTRUCTURE = (redis.RedisError, sqlalchemy.exc.OperationalError,
+                  sqlalchemy.exc.InterfaceError)
+
+
+def run(rt: Runtime, *, claim: Claim,
+        keep_alive: Callable[[str], AbstractContextManager] = lambda platform: nullcontext()
+        ) -> dict:
+    """Run a claimed job with its model's generator and record the outcome. ``keep_alive``
+    (given the job's platform) holds the lease while the generator works."""
+    job = db.session.get(Job, claim.job_id)
+    if job is None or job.lease_id != claim.lease or job.status != "processing":
+        return {"skipped": "the job is no longer held by this lease"}
+    generator = for_model(job.model)
+    with keep_alive(job.platform):
+        try:
+            started = time.perf_counter()
+            outputs = generator.generate(_request(rt, job),
+                                         _progress_reporter(rt, claim, job.user_id))
+            seconds = time.perf_counter() - started
+            files = [_store(rt, job, i, out, len(outputs)) for i, out in enumerate(outputs)]
+        except INFRASTRUCTURE:
+            log.exception("job %s hit an infrastructure fault; it goes back in line", job.id)
+            _hand_back(rt, claim)
+            raise  # RQ records it in its failed-job registry too
+        except Exception as exc:
+            log.exception("job %s failed", job.id)
+            dispatch.fail(rt, claim, error=_user_message(exc))
+            raise
+    meta = {**generator.describe(), "seconds": round(seconds, 4),
+            "files": [{"width": o.width, "height": o.height, "content_type": o.content_type}
+                      for o in outputs]}
+    completed = dispatch.complete(rt, claim, files=files, meta=meta)
+    return {"completed": completed, "files": [f.key for f in files]}
+
+
+def _hand_back(rt, claim: Claim) -> None:
+    """Not the job's fault (Redis or the database failed under it): back in line under the
+    lease rules (once; a second loss fails it with a refund). If even that cannot be
+    written now, the lease expires and the sweep does it."""
+    try:
+        db.session.rollback()
+        dispatch.abandon(rt, claim)
+    except INFRASTRUCTURE as exc:
+        log.warning("job %s will be recovered when its lease expires: %s", claim.job_id, exc)
+
+
+# Internal addresses and server paths never reach a user's error_message.
+_ADDRESS = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\blocalhost(?::\d+)?\b"
+                      r"|\[[0-9a-fA-F:]+\](?::\d+)?")
+_PATH = re.compile(r"(?<![\w.])/(?:[\w.-]+/)+[\w.-]*")
+
+
+def _user_message(exc: Exception) -> str:
+    """What the user reads in ``error_message``: the cause, without addresses or paths."""
+    if isinstance(exc, OSError):
+        return storage.UNREADABLE
+    text = _PATH.sub("<path>", _ADDRESS.sub("<server>", str(exc)[:300]))
+    return f"generation failed: {text or type(exc).__name__}"
+
+
+def _request(rt, job: Job) -> GenerationRequest:
+    return GenerationRequest(
+        job_id=job.id, type=job.type, model=job.model, prompt=job.prompt,
+        settings=job.settings, seed=job.seq,
+        references=[rt.storage.read(ref["path"]) for ref in job.reference_images or []])
+
+
+def _store(rt, job: Job, index: int, output, total: int) -> dispatch.StoredFile:
+    """Deterministic names (never list a directory to pick one)."""
+    name = "result" if total == 1 else f"result-{index + 1}"
+    key = storage.result_key(user_id=job.user_id, job_id=job.id, name=name,
+                             extension=output.extension)
+    return dispatch.StoredFile(key=key, size=rt.storage.save(key, output.data))
+
+
+def _progress_reporter(rt, claim: Claim, user_id: str):
+    """Events at every 10 % step; the SQL row at most once a second (it is for polling)."""
+    state = {"percent": -10, "saved": time.monotonic()}
+
+    def report(percent: int, message: str = "") -> None:
+        percent = min(int(percent), 99)  # 100 is the completion itself
+        if percent < state["percent"] + 10:
+            return
+        state["percent"] = percent
+        persist = time.monotonic() - state["saved"] >= 1.0
+        if persist:
+            state["saved"] = time.monotonic()
+        dispatch.progress(rt, claim, user_id=user_id, percent=percent, message=message,
+                          persist=persist)
+
+    return report

@@ -1,0 +1,23 @@
+"""Layers point one way: the domain services and the workers do not load the web layer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.procs import ROOT
+
+BELOW_THE_WEB = ["genova.services.jobs", "genova.services.dispatch", "genova.services.accounts",
+                 "genova.services.maintenance", "genova.tasks", "genova.workers.rq_worker",
+                 "genova.extensions"]
+
+
+@pytest.mark.parametrize("module", BELOW_THE_WEB)
+def test_importing_does_not_load_the_api_layer(module):
+    probe = (f"import sys, {module}; "
+             "print(sorted(m for m in sys.modules if m.startswith(('genova.api', 'ui'))))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "[]", f"{module} loads {out.strip()}"
