@@ -22,6 +22,24 @@ TEST_SECRET = "test-secret-key-with-enough-length-for-hs256"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("GENOVA_TEST_DATABASE_URL") else [])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing():
+    """In-process tests hash passwords with a cheap PBKDF2 (Django's test-settings habit):
+    hundreds of registrations would otherwise spend a minute in scrypt. The processes the
+    e2e tests start hash as production does."""
+    from werkzeug.security import generate_password_hash
+
+    from genova.services import accounts
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(accounts, "generate_password_hash",
+                  lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
+    accounts._decoy_hash.cache_clear()
+    yield
+    patch.undo()
+    accounts._decoy_hash.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
@@ -80,7 +98,7 @@ def make_settings(tmp_path, database_url, redis_url, **overrides) -> Settings:
     return Settings(**values)
 
 
-def _clean(app) -> None:
+def clean(app) -> None:
     from genova.extensions import db
 
     with app.app_context():
@@ -98,7 +116,7 @@ def settings(tmp_path, database_url, redis_url):
 @pytest.fixture
 def app(settings):
     app = create_app(settings)
-    _clean(app)
+    clean(app)
     yield app
     from genova.extensions import db
 

@@ -23,6 +23,8 @@ from tests.conftest import TEST_SECRET
 from tests.procs import admin, running_app, wait_until
 from tests.realtime import Socket, close_info, ws_url
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

@@ -9,6 +9,8 @@ import requests
 from tests.procs import admin, running_app
 from tests.realtime import Socket, ws_url
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

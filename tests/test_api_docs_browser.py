@@ -11,6 +11,8 @@ from playwright import sync_api
 
 from tests.procs import running_app
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]

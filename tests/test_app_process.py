@@ -12,6 +12,8 @@ import pytest
 
 from tests.procs import ROOT, app_env, redis_pids_for, running_app, wait_until
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 
 def _register(app, email="first@example.com"):
     response = app.post("/api/auth/register", json={"email": email, "password": "long-password"})

@@ -19,6 +19,8 @@ from PIL import Image
 from tests.conftest import TEST_SECRET
 from tests.live import live_app
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):

@@ -22,6 +22,8 @@ from tests.conftest import TEST_SECRET
 from tests.httpfakes import NoSocketProxy
 from tests.live import live_app
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):

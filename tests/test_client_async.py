@@ -11,6 +11,8 @@ import pytest
 import genova_client as gc
 from tests.live import live_app
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):

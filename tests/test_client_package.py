@@ -8,7 +8,11 @@ import subprocess
 import sys
 import venv
 
+import pytest
+
 from tests.procs import ROOT
+
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
 
 CHECK = """
 import sys

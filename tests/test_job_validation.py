@@ -13,8 +13,10 @@ import io
 import pytest
 from PIL import Image
 
-from genova import runtime
+from genova import create_app, runtime
 from genova.catalog import ASPECT_RATIOS, FREEPIK_REFERENCE_MODES, MODELS
+from genova.extensions import db
+from tests.conftest import clean, make_settings
 from tests.helpers import CREATED_KEYS, get_user, job_body, register
 
 IMAGE_MODELS = [m.id for m in MODELS.values() if m.media_type == "image"]
@@ -41,6 +43,20 @@ def refs(n=1, mode=None, **extra) -> dict:
     if mode is not None:
         out["mode"] = mode
     return out
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, database_url, redis_url):
+    """One app for the whole matrix: each test registers its own user and checks only that
+    user's credits and jobs, so nothing needs wiping in between (and the fast loop stays
+    fast)."""
+    app = create_app(make_settings(tmp_path_factory.mktemp("validation"), database_url,
+                                   redis_url))
+    clean(app)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -339,9 +355,8 @@ def test_all_rejections_in_a_row_spend_nothing(client, app, user):
 def test_rejection_leaves_no_reference_files(client, app, user):
     body = body_for("imagen4", referenceImages={"images": [png_url(), BAD_B64[0]]})
     reject(client, app, user, body, "referenceImages.images[1]")
-    root = runtime.of(app).settings.storage_root
-    stored = [p for p in root.rglob("*") if p.is_file() and "references" in p.parts]
-    assert stored == []
+    mine = runtime.of(app).settings.storage_root / "references" / user["user"]["id"]
+    assert not mine.exists() or [p for p in mine.rglob("*") if p.is_file()] == []
 
 
 # --- missing fields and malformed bodies ----------------------------------------------

@@ -9,6 +9,8 @@ import pytest
 
 from tests.procs import ROOT
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 BELOW_THE_WEB = ["genova.services.jobs", "genova.services.dispatch", "genova.services.accounts",
                  "genova.services.maintenance", "genova.tasks", "genova.workers.rq_worker",
                  "genova.extensions"]

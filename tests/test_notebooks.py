@@ -13,6 +13,8 @@ import pytest
 from tests.live import live_app
 from tests.procs import ROOT
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 _spec = importlib.util.spec_from_file_location("notebooks_run", ROOT / "notebooks" / "run.py")
 notebooks_run = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(notebooks_run)

@@ -20,6 +20,8 @@ import requests
 from tests.live import live_app
 from tests.procs import wait_until
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 

@@ -26,6 +26,8 @@ from ui.create_views import aspect_choices
 from ui.handlers import explain
 from ui.live import Board
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 ORIGIN = "https://studio.example.org"
 INTERNAL = "http://127.0.0.1:8123"
 NASTY = '<script>alert("x")</script> & <b>bold</b>'

@@ -6,9 +6,12 @@ from __future__ import annotations
 import signal
 
 import psutil
+import pytest
 import requests
 
 from tests.procs import running_app, wait_until
+
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
 
 
 def _studio_processes(app) -> list[psutil.Process]:

@@ -12,6 +12,8 @@ from tests.helpers import set_user
 from tests.realtime import Socket, create_job, get_job, register, start_server, ws_url
 from tests.workers import claim_then_die
 
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, database_url, redis_url):

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import pytest
 from PIL import Image
 from rq import Queue
 from rq.registry import FailedJobRegistry
@@ -16,6 +17,8 @@ from genova.workers.rq_worker import rq_connection
 from tests.helpers import get_user, job_body, register
 from tests.procs import wait_until
 from tests.workers import claim_then_die, running_workers, wait_for_status
+
+pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
 
 
 def _create(client, user, **kw):
