@@ -14,6 +14,7 @@ from sqlalchemy import select
 from genova.extensions import db, session_scope
 from genova.models import Job
 from genova.realtime.hub import Full
+from genova.services import events
 
 log = logging.getLogger(__name__)
 FINAL = {"job_started", "job_completed", "job_failed", "job_cancelled"}
@@ -89,11 +90,11 @@ class UserSession:
             if position is None or position == last:
                 continue
             entry[1] = position
-            self.send({"type": "job_queued", "jobId": job_id, "queuePosition": position,
-                       "estimatedTime": eta, "model": model})
+            self.send(events.job_queued(job_id=job_id, queue_position=position,
+                                        estimated_time=eta, model=model))
 
     def run(self, rt, hub) -> None:
-        self.send({"type": "welcome", "userId": self.user_id})  # first in the outbox
+        self.send(events.user_welcome(user_id=self.user_id))  # first in the outbox
         try:
             hub.add_user(self)
         except Full as full:  # nothing was written yet: the refusal is all it gets
@@ -123,9 +124,9 @@ class UserSession:
         try:
             message = json.loads(raw)
         except (TypeError, ValueError):
-            self.send({"type": "error", "error": "messages must be JSON objects"})
+            self.send(events.error("messages must be JSON objects"))
             return
         if isinstance(message, dict) and message.get("type") == "ping":
-            self.send({"type": "pong"})
+            self.send(events.pong())
         else:
-            self.send({"type": "error", "error": "unknown message; send {\"type\": \"ping\"}"})
+            self.send(events.error('unknown message; send {"type": "ping"}'))

@@ -23,7 +23,7 @@ from simple_websocket import ConnectionClosed
 from genova.extensions import db, session_scope
 from genova.models import Job, WorkerToken
 from genova.realtime.hub import Full
-from genova.services import dispatch, storage, uploads
+from genova.services import dispatch, events, storage, uploads
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,10 @@ class WorkerSession:
             return
         feeder = threading.Thread(target=self._feed, daemon=True, name="extension-feed")
         try:
-            self.send({"type": "welcome", "workerId": self.worker_id,
-                       "extensionType": self.platform,
-                       "scope": "user" if self.user_id else "pool",
-                       "heartbeatInterval": self.rt.settings.lease_ttl / 3})
+            self.send(events.worker_welcome(
+                worker_id=self.worker_id, extension_type=self.platform,
+                scope="user" if self.user_id else "pool",
+                heartbeat_interval=self.rt.settings.lease_ttl / 3))
             self.rt.manager.touch_worker(worker_id=self.worker_id, platforms=[self.platform])
             feeder.start()
             self._read_loop()
@@ -148,8 +148,7 @@ class WorkerSession:
             self.outstanding -= 1
             self.held[claim.job_id] = claim.lease
         try:
-            self.send({"type": "new_job", "jobId": job.id, "lease": claim.lease,
-                       "job": described})
+            self.send(events.new_job(job_id=job.id, lease=claim.lease, job=described))
         except (ConnectionClosed, OSError):
             self.closed.set()  # _abandon_all puts it back
         return True
@@ -173,8 +172,8 @@ class WorkerSession:
         for job_id, lease in list(self.held.items()):
             if not dispatch.heartbeat(self.rt, Claim(job_id, lease)):
                 self.held.pop(job_id, None)
-                self._try_send({"type": "job_revoked", "jobId": job_id,
-                                "error": "the lease on this job was lost"})
+                self._try_send(events.job_revoked(job_id=job_id,
+                                                  error="the lease on this job was lost"))
 
     def _abandon_all(self) -> None:
         for job_id, lease in list(self.held.items()):
@@ -194,21 +193,21 @@ class WorkerSession:
             message = json.loads(raw)
             kind = message["type"]
         except (TypeError, ValueError, KeyError):
-            self._try_send({"type": "error", "error": "messages are JSON objects with a type"})
+            self._try_send(events.error("messages are JSON objects with a type"))
             return
         handler = getattr(self, f"on_{kind}", None)
         if handler is None:
-            self._try_send({"type": "error", "error": f"unknown message type {kind!r}"})
+            self._try_send(events.error(f"unknown message type {kind!r}"))
             return
         handler(message)
 
     def on_ping(self, message: dict) -> None:
-        self._try_send({"type": "pong"})
+        self._try_send(events.pong())
 
     def on_request_job(self, message: dict) -> None:
         count = message.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            self._try_send({"type": "error", "error": "count must be a positive integer"})
+            self._try_send(events.error("count must be a positive integer"))
             return
         with self.state_lock:
             self.outstanding = min(MAX_OUTSTANDING, self.outstanding + count)
@@ -218,8 +217,8 @@ class WorkerSession:
         job_id = message.get("jobId")
         lease = self.held.get(job_id) if isinstance(job_id, str) else None
         if lease is None:
-            self._try_send({"type": "error", "jobId": job_id,
-                            "error": "this worker does not hold that job (lease lost?)"})
+            self._try_send(events.job_error(
+                job_id=job_id, error="this worker does not hold that job (lease lost?)"))
             return None
         return Claim(job_id, lease)
 
@@ -230,8 +229,8 @@ class WorkerSession:
         progress = message.get("progress")
         if isinstance(progress, bool) or not isinstance(progress, (int, float)) \
                 or not math.isfinite(progress):
-            self._try_send({"type": "error", "jobId": claim.job_id,
-                            "error": "progress must be a number from 0 to 100"})
+            self._try_send(events.job_error(job_id=claim.job_id,
+                                            error="progress must be a number from 0 to 100"))
             return
         with session_scope():
             job = db.session.get(Job, claim.job_id)
@@ -246,8 +245,8 @@ class WorkerSession:
             return
         files = uploads.uploaded(self.rt, claim)
         if not files:
-            self._try_send({"type": "error", "jobId": claim.job_id,
-                            "error": "upload the results to /api/jobs/<id>/results first"})
+            self._try_send(events.job_error(
+                job_id=claim.job_id, error="upload the results to /api/jobs/<id>/results first"))
             return
         with session_scope():
             done = dispatch.complete(self.rt, claim, files=files,
@@ -267,11 +266,12 @@ class WorkerSession:
     def _finished(self, claim: Claim, done: bool, status: str) -> None:
         self.held.pop(claim.job_id, None)
         if done:
-            self._try_send({"type": "ack", "jobId": claim.job_id, "status": status})
+            self._try_send(events.ack(job_id=claim.job_id, status=status))
         else:
             self._lost(claim)
 
     def _lost(self, claim: Claim) -> None:
         self.held.pop(claim.job_id, None)
-        self._try_send({"type": "job_revoked", "jobId": claim.job_id,
-                        "error": "the lease on this job was lost; the result was not accepted"})
+        self._try_send(events.job_revoked(
+            job_id=claim.job_id,
+            error="the lease on this job was lost; the result was not accepted"))

@@ -22,6 +22,7 @@ from websockets.sync.client import ClientConnection
 
 from genova.generators import GenerationRequest
 from genova.generators.registry import for_model
+from genova.services import events
 from genova_client import errors, sockets
 
 log = logging.getLogger("genova.remote_worker")
@@ -115,7 +116,7 @@ class Extension:
         try:
             interval = self._welcome(ws)
             threading.Thread(target=self._heartbeat, args=(ws, interval), daemon=True).start()
-            self._send(ws, {"type": "request_job", "count": self.concurrency})
+            self._send(ws, events.request_job(count=self.concurrency))
             while not self.stopping.is_set():
                 try:
                     raw = ws.recv(timeout=POLL)
@@ -140,7 +141,7 @@ class Extension:
 
     def _heartbeat(self, ws: ClientConnection, interval: float) -> None:
         """Some message every ``interval``, for as long as this connection lasts."""
-        while not self.stopping.wait(interval) and self._send(ws, {"type": "ping"}):
+        while not self.stopping.wait(interval) and self._send(ws, events.ping()):
             pass
 
     @staticmethod
@@ -170,7 +171,7 @@ class Extension:
             files = self.generate(ws, job)
             if self.stopping.is_set() or not self.upload(job["id"], lease, files):
                 return
-            if self._send(ws, {"type": "job_completed", "jobId": job["id"]}):
+            if self._send(ws, events.report_completed(job_id=job["id"])):
                 self.completed += 1
                 log.info("completed %s (%d files)", job["id"], len(files))
         except errors.AuthenticationError as error:
@@ -178,9 +179,9 @@ class Extension:
             ws.close()
         except Exception as exc:
             log.exception("job %s failed", job["id"])
-            self._send(ws, {"type": "job_failed", "jobId": job["id"], "error": str(exc)[:300]})
+            self._send(ws, events.report_failed(job_id=job["id"], error=str(exc)[:300]))
         finally:
-            self._send(ws, {"type": "request_job", "count": 1})
+            self._send(ws, events.request_job(count=1))
 
     def generate(self, ws: ClientConnection, job: dict):
         refs = [decode_reference(i) for i in (job.get("referenceImages") or {}).get("images", [])]
@@ -189,8 +190,8 @@ class Extension:
                                     references=refs, seed=job.get("seed", 0))
 
         def progress(percent: int, text: str) -> None:
-            self._send(ws, {"type": "job_progress", "jobId": job["id"],
-                            "progress": int(percent), "message": text})
+            self._send(ws, events.report_progress(job_id=job["id"], progress=int(percent),
+                                                  message=text))
 
         return self.generator_for(job["model"]).generate(request, progress)
 

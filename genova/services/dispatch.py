@@ -52,8 +52,7 @@ def claim_next(rt: Runtime, *, platform: str, worker_id: str, user_id: str | Non
         ).first()
         db.session.commit()
         if row is not None:
-            events.publish(rt.redis, row.user_id, {"type": "job_started",
-                                                   "jobId": claim.job_id})
+            events.publish(rt.redis, row.user_id, events.job_started(job_id=claim.job_id))
             return claim, row.type
         rt.manager.finish(job_id=claim.job_id, lease=claim.lease)
     return None
@@ -92,8 +91,8 @@ def progress(rt: Runtime, claim: Claim, *, user_id: str, percent: int, message: 
         db.session.commit()
         if not result.rowcount:
             return False
-    events.publish(rt.redis, user_id, {"type": "job_progress", "jobId": claim.job_id,
-                                       "progress": percent, "message": message})
+    events.publish(rt.redis, user_id, events.job_progress(job_id=claim.job_id,
+                                                          progress=percent, message=message))
     return True
 
 
@@ -119,10 +118,8 @@ def complete(rt: Runtime, claim: Claim, *, files: list[StoredFile], meta: dict |
         rt.manager.record_duration(model=job.model, seconds=elapsed)
     links = downloads.sign_all(keys, secret=rt.secret, ttl=rt.settings.download_ttl) \
         if rt.secret else []
-    events.publish(rt.redis, job.user_id, {"type": "job_completed", "jobId": job.id,
-                                           "resultUrl": keys[0] if keys else None,
-                                           "resultUrls": keys, "downloadUrls": links,
-                                           "generator": meta})
+    events.publish(rt.redis, job.user_id, events.job_completed(
+        job_id=job.id, result_urls=keys, download_urls=links, generator=meta))
     return True
 
 
@@ -133,7 +130,7 @@ def fail(rt: Runtime, claim: Claim, *, error: str, refund: bool = True) -> bool:
                    values={"status": "failed", "error_message": error[:2000],
                            "lease_id": None},
                    refund=refund, lease=claim.lease,
-                   event={"type": "job_failed", "jobId": claim.job_id, "error": error})
+                   event=events.job_failed(job_id=claim.job_id, error=error))
 
 
 LOST_MESSAGE = ("The worker running this job stopped responding {attempts} times; the job was "

@@ -107,10 +107,10 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> Created:
     except redis.RedisError as exc:
         _undo_creation(rt, job_id=job_id, user_id=user_id)
         raise _queue_unavailable(exc) from exc
-    events.publish(rt.redis, user_id, {
-        "type": "job_created", "jobId": job_id, "jobType": spec.type, "status": "queued",
-        "prompt": spec.prompt, "settings": spec.settings, "createdAt": iso(now),
-        "queuePosition": pos, "estimatedTime": eta, "creditsRemaining": balance})
+    events.publish(rt.redis, user_id, events.job_created(
+        job_id=job_id, job_type=spec.type, prompt=spec.prompt, settings=spec.settings,
+        created_at=iso(now), queue_position=pos, estimated_time=eta,
+        credits_remaining=balance))
     return Created(job_id, "queued", Placement(pos, eta), balance)
 
 
@@ -178,7 +178,7 @@ def end_job(rt: Runtime, *, job_id: str, user_id: str, where: tuple, values: dic
     balance = credits.refund_job(user_id=user_id, job_id=job_id) if refund else None
     db.session.commit()
     if balance is not None:  # the user sees the refund with the event
-        event = {**event, "creditsRemaining": balance}
+        event = events.refunded(event, credits_remaining=balance)
     try:
         rt.manager.finish(job_id=job_id, lease=lease)
     except redis.RedisError:  # the live queue drops it later: claims re-check SQL
@@ -192,7 +192,7 @@ def cancel_job(rt: Runtime, *, user_id: str, job_id: str) -> None:
     job = get_job(user_id=user_id, job_id=job_id)
     if not end_job(rt, job_id=job_id, user_id=user_id, where=(Job.status.in_(CANCELLABLE),),
                    values={"status": "cancelled"}, refund=True,
-                   event={"type": "job_cancelled", "jobId": job_id}):
+                   event=events.job_cancelled(job_id=job_id)):
         db.session.refresh(job)
         raise Conflict(f"job {job_id} is {job.status} and can no longer be cancelled",
                        error="Job cannot be cancelled")

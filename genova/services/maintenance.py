@@ -15,7 +15,7 @@ from genova.catalog import PLANS
 from genova.extensions import db
 from genova.models import Job, User, utcnow
 from genova.runtime import Runtime
-from genova.services import dispatch
+from genova.services import dispatch, events
 from genova.services.jobs import end_job, max_seq
 from genova.services.manager import Claim
 
@@ -121,5 +121,5 @@ def fail_stale(rt: Runtime) -> int:
                                                       Job.queued_at < cutoff).limit(BATCH)))
     return sum(end_job(rt, job_id=job.id, user_id=job.user_id, where=(Job.status == "queued",),
                        values={"status": "failed", "error_message": message}, refund=True,
-                       event={"type": "job_failed", "jobId": job.id, "error": message})
+                       event=events.job_failed(job_id=job.id, error=message))
                for job in stale)
