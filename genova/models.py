@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -88,6 +89,21 @@ class ApiKey(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class JobStatus(StrEnum):
+    """A job's states, as the API names them; ``services.lifecycle`` moves jobs between
+    them. Members compare equal to their strings, so rows and JSON hold plain strings."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.PROCESSING)  # not finished yet
+
+
 class Job(db.Model):
     __tablename__ = "jobs"
     __table_args__ = (
@@ -107,7 +123,7 @@ class Job(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=1)
     reference_images: Mapped[list | None] = mapped_column(JSON, nullable=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     result_url: Mapped[str | None] = mapped_column(Text, nullable=True)

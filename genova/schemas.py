@@ -10,11 +10,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
 from genova.catalog import ASPECT_RATIOS, DEFAULT_MODEL, FREEPIK_QUALITIES, MODELS, PLATFORMS
+from genova.models import JobStatus
 
 ModelId = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 AspectRatio = Literal[tuple(ASPECT_RATIOS)]  # type: ignore[valid-type]
 Quality = Literal[FREEPIK_QUALITIES]  # type: ignore[valid-type]
-JobStatus = Literal["pending", "queued", "processing", "completed", "failed", "cancelled"]
+JobStatusName = Literal[tuple(s.value for s in JobStatus)]  # the API's names for states
 ReferenceMode = Literal[tuple(dict.fromkeys(  # type: ignore[valid-type]
     m for p in PLATFORMS.values() for m in p.reference_modes))]
 MAX_OFFSET = 1_000_000
@@ -79,7 +80,7 @@ class JobCreated(BaseModel):
 
     success: bool
     jobId: str
-    status: JobStatus
+    status: JobStatusName
     queuePosition: int | None
     estimatedTime: int | None = Field(description="Seconds until the result is expected.")
     creditsRemaining: int = Field(description="Your credits left after this job's debit.")
@@ -90,7 +91,7 @@ class JobOut(BaseModel):
 
     id: str
     type: Literal["image", "video"]
-    status: JobStatus
+    status: JobStatusName
     prompt: str
     settings: dict
     result_url: str | None
@@ -115,7 +116,7 @@ class JobOut(BaseModel):
 
 
 class JobListQuery(Strict):
-    status: JobStatus | None = None
+    status: JobStatusName | None = None
     type: Literal["image", "video"] | None = None
     model: ModelId | None = None
     limit: QueryInt = Field(50, ge=1, le=100)

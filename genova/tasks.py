@@ -15,7 +15,7 @@ from rq import get_current_job
 
 from genova import runtime
 from genova.extensions import session_scope
-from genova.services import dispatch, generation, maintenance
+from genova.services import generation, lifecycle, maintenance
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class LeaseKeeper:
                 if self.worker_name:  # a busy worker still counts for estimates
                     self.rt.manager.touch_worker(worker_id=self.worker_name,
                                                  platforms=[self.platform])
-                if not dispatch.heartbeat(self.rt, self.claim):
+                if not lifecycle.heartbeat(self.rt, self.claim):
                     log.warning("lease on %s lost; its result will be discarded",
                                 self.claim.job_id)
                     return

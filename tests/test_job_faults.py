@@ -9,7 +9,7 @@ import redis
 from genova import runtime, tasks
 from genova.extensions import db
 from genova.models import Job
-from genova.services import dispatch, generation
+from genova.services import generation, lifecycle
 from genova.workers.rq_worker import GenovaWorker
 from tests.helpers import job_body, register
 
@@ -33,7 +33,7 @@ def _run_with(app, client, monkeypatch, exc: Exception) -> dict:
                          headers=user["headers"]).get_json()["jobId"]
     monkeypatch.setattr(generation, "for_model", lambda model: Broken(exc))
     with app.app_context():
-        claim, _ = dispatch.claim_next(runtime.of(app), platform="flow",
+        claim, _ = lifecycle.claim_next(runtime.of(app), platform="flow",
                                        worker_id="test-worker")
         with pytest.raises(type(exc)):
             tasks.generate(claim.job_id, claim.lease)
@@ -47,7 +47,7 @@ def test_the_generation_task_runs_a_job_in_process(app, client):
     job_id = client.post("/api/jobs", json=job_body(count=2),
                          headers=user["headers"]).get_json()["jobId"]
     with app.app_context():
-        claim, _ = dispatch.claim_next(runtime.of(app), platform="flow", worker_id="in-process")
+        claim, _ = lifecycle.claim_next(runtime.of(app), platform="flow", worker_id="in-process")
         outcome = tasks.generate(claim.job_id, claim.lease)
         assert tasks.generate(claim.job_id, claim.lease) == {
             "skipped": "the job is no longer held by this lease"}  # a second run is harmless

@@ -182,7 +182,7 @@ def _in_threads(app, n, action):
 
 
 def test_plan_concurrency_cap_holds_extra_jobs_without_blocking_others(app, client):
-    from genova.services import dispatch
+    from genova.services import lifecycle
 
     free, other = register(client, plan="free"), register(client, plan="business")
     mine = [client.post("/api/jobs", json=job_body(prompt=f"f{i}"),
@@ -194,7 +194,7 @@ def test_plan_concurrency_cap_holds_extra_jobs_without_blocking_others(app, clie
     assert third["queue_position"] == 4
     with app.app_context():
         rt = runtime.of(app)
-        claimed = [dispatch.claim_next(rt, platform="flow", worker_id="w") for _ in range(4)]
+        claimed = [lifecycle.claim_next(rt, platform="flow", worker_id="w") for _ in range(4)]
     ids = [c[0].job_id if c else None for c in claimed]
     assert ids == [mine[0]["jobId"], mine[1]["jobId"], theirs["jobId"], None]
     statuses = [client.get(f"/api/jobs/{m['jobId']}", headers=free["headers"]).get_json()
@@ -203,22 +203,22 @@ def test_plan_concurrency_cap_holds_extra_jobs_without_blocking_others(app, clie
 
 
 def test_a_running_job_survives_redis_losing_its_state(app, client, raw_redis):
-    from genova.services import dispatch
+    from genova.services import lifecycle
 
     user = register(client, plan="business")
     job_id = client.post("/api/jobs", json=job_body(), headers=user["headers"]).get_json()[
         "jobId"]
     with app.app_context():
         rt = runtime.of(app)
-        claim, _ = dispatch.claim_next(rt, platform="flow", worker_id="w")
+        claim, _ = lifecycle.claim_next(rt, platform="flow", worker_id="w")
         raw_redis.flushdb()
-        assert dispatch.heartbeat(rt, claim) is True  # re-adopted from SQL
+        assert lifecycle.heartbeat(rt, claim) is True  # re-adopted from SQL
         assert rt.manager.heartbeat(job_id=job_id, lease=claim.lease, lease_ttl=30) == 1
-        assert dispatch.complete(rt, claim, files=[]) is True
+        assert lifecycle.complete(rt, claim, files=[]) is True
 
 
 def test_a_plan_change_reaches_queued_jobs(app, client):
-    from genova.services import dispatch
+    from genova.services import lifecycle
 
     user = register(client)  # free: two at a time
     ids = [client.post("/api/jobs", json=job_body(), headers=user["headers"]).get_json()[
@@ -227,7 +227,7 @@ def test_a_plan_change_reaches_queued_jobs(app, client):
     assert result.exit_code == 0, result.output
     with app.app_context():
         rt = runtime.of(app)
-        claimed = [dispatch.claim_next(rt, platform="flow", worker_id="w") for _ in range(3)]
+        claimed = [lifecycle.claim_next(rt, platform="flow", worker_id="w") for _ in range(3)]
     assert [c[0].job_id for c in claimed] == ids  # the third no longer waits for a slot
 
 

@@ -11,7 +11,7 @@ from tests.procs import ROOT
 
 pytestmark = pytest.mark.e2e  # starts processes (app, workers, Redis, browser...)
 
-BELOW_THE_WEB = ["genova.services.jobs", "genova.services.dispatch", "genova.services.accounts",
+BELOW_THE_WEB = ["genova.services.jobs", "genova.services.lifecycle", "genova.services.accounts",
                  "genova.services.maintenance", "genova.tasks", "genova.workers.rq_worker",
                  "genova.extensions"]
 

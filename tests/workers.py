@@ -62,12 +62,12 @@ CLAIM_AND_HANG = """
 import sys, time
 from genova import create_app, runtime
 from genova.config import Settings
-from genova.services import dispatch
+from genova.services import lifecycle
 app = create_app(Settings.from_env())
 with app.app_context():
     rt = runtime.of(app)
     while True:
-        got = dispatch.claim_next(rt, platform=sys.argv[1], worker_id="doomed")
+        got = lifecycle.claim_next(rt, platform=sys.argv[1], worker_id="doomed")
         if got:
             print("CLAIMED", got[0].job_id, got[0].lease, flush=True)
             break

@@ -9,6 +9,7 @@ from genova.api.auth import current_user
 from genova.api.endpoint import endpoint
 from genova.api.openapi_jobs import job_create_examples
 from genova.api.serializers import job_out
+from genova.models import JobStatus
 from genova.schemas import Error, JobCreate, JobCreated, JobList, JobListQuery, JobOut, Success
 from genova.services import downloads, jobs
 
@@ -18,7 +19,7 @@ bp = Blueprint("jobs", __name__, url_prefix="/api/jobs")
 def _out(job) -> dict:
     """A job as JSON; a completed one carries signed links to its results."""
     rt, links = runtime.current(), None
-    if job.status == "completed":
+    if job.status == JobStatus.COMPLETED:
         host = request.host_url.rstrip("/")
         links = [host + link for link in downloads.sign_all(
             downloads.result_keys(job), secret=rt.secret, ttl=rt.settings.download_ttl)]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from genova.catalog import PLANS
-from genova.models import ApiKey, Job, User, iso
-from genova.services.jobs import Placement
+from genova.models import ApiKey, Job, JobStatus, User, iso
+from genova.services.lifecycle import Placement
 
 
 def user_out(user: User) -> dict:
@@ -40,7 +40,7 @@ def job_out(job: Job, placement: Placement | None = None,
         "processing_time": job.processing_time,
         "file_size": job.file_size,
     }
-    if job.status in ("queued", "processing"):
+    if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
         out["progress"] = job.progress
     if job.error_message:
         out["error_message"] = job.error_message

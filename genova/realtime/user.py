@@ -12,7 +12,7 @@ from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
 from genova.extensions import db, session_scope
-from genova.models import Job
+from genova.models import Job, JobStatus
 from genova.realtime.hub import Full
 from genova.services import events
 
@@ -71,7 +71,7 @@ class UserSession:
     def snapshot(self, rt) -> None:
         """On connect: the current position of each of the user's queued jobs."""
         rows = db.session.execute(select(Job.id, Job.model).where(
-            Job.user_id == self.user_id, Job.status == "queued").order_by(Job.seq))
+            Job.user_id == self.user_id, Job.status == JobStatus.QUEUED).order_by(Job.seq))
         for job_id, model in rows:
             self.queued[job_id] = [model, None]
         self.refresh_positions(rt)

@@ -21,9 +21,9 @@ import uuid
 from simple_websocket import ConnectionClosed
 
 from genova.extensions import db, session_scope
-from genova.models import Job, WorkerToken
+from genova.models import Job, JobStatus, WorkerToken
 from genova.realtime.hub import Full
-from genova.services import dispatch, events, storage, uploads
+from genova.services import events, lifecycle, storage, uploads
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class WorkerSession:
                 self.wakeup.clear()
 
     def _give_one(self) -> bool:
-        claimed = dispatch.claim_next(self.rt, platform=self.platform, worker_id=self.worker_id,
+        claimed = lifecycle.claim_next(self.rt, platform=self.platform, worker_id=self.worker_id,
                                       user_id=self.user_id)
         if claimed is None:
             return False
@@ -142,7 +142,7 @@ class WorkerSession:
         try:
             described = self._describe(job)
         except OSError:  # a stored reference image is gone: the job cannot run anywhere
-            dispatch.fail(self.rt, claim, error=storage.UNREADABLE)
+            lifecycle.fail(self.rt, claim, error=storage.UNREADABLE)
             return True
         with self.state_lock:
             self.outstanding -= 1
@@ -170,14 +170,14 @@ class WorkerSession:
             raise ConnectionClosed(4401, "revoked")
         self.rt.manager.touch_worker(worker_id=self.worker_id, platforms=[self.platform])
         for job_id, lease in list(self.held.items()):
-            if not dispatch.heartbeat(self.rt, Claim(job_id, lease)):
+            if not lifecycle.heartbeat(self.rt, Claim(job_id, lease)):
                 self.held.pop(job_id, None)
                 self._try_send(events.job_revoked(job_id=job_id,
                                                   error="the lease on this job was lost"))
 
     def _abandon_all(self) -> None:
         for job_id, lease in list(self.held.items()):
-            outcome = dispatch.abandon(self.rt, Claim(job_id, lease))
+            outcome = lifecycle.abandon(self.rt, Claim(job_id, lease))
             log.info("extension %s left; job %s %s", self.worker_id, job_id, outcome)
         self.held.clear()
 
@@ -234,7 +234,7 @@ class WorkerSession:
             return
         with session_scope():
             job = db.session.get(Job, claim.job_id)
-            ok = dispatch.progress(self.rt, claim, user_id=job.user_id, percent=int(progress),
+            ok = lifecycle.progress(self.rt, claim, user_id=job.user_id, percent=int(progress),
                                    message=str(message.get("message", ""))[:200])
         if not ok:
             self._lost(claim)
@@ -249,10 +249,10 @@ class WorkerSession:
                 job_id=claim.job_id, error="upload the results to /api/jobs/<id>/results first"))
             return
         with session_scope():
-            done = dispatch.complete(self.rt, claim, files=files,
+            done = lifecycle.complete(self.rt, claim, files=files,
                                      meta={"generator": f"extension:{self.identity}",
                                            "worker": self.worker_id})
-        self._finished(claim, done, "completed")
+        self._finished(claim, done, JobStatus.COMPLETED)
 
     def on_job_failed(self, message: dict) -> None:
         claim = self._held_claim(message)
@@ -260,8 +260,8 @@ class WorkerSession:
             return
         error = str(message.get("error") or "the worker reported a failure")[:500]
         with session_scope():
-            done = dispatch.fail(self.rt, claim, error=error)
-        self._finished(claim, done, "failed")
+            done = lifecycle.fail(self.rt, claim, error=error)
+        self._finished(claim, done, JobStatus.FAILED)
 
     def _finished(self, claim: Claim, done: bool, status: str) -> None:
         self.held.pop(claim.job_id, None)

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from genova.errors import Conflict, Forbidden, NotFound
-from genova.models import Job
+from genova.models import Job, JobStatus
 from genova.services.storage import RESULTS, LocalStorage
 
 
@@ -42,7 +42,7 @@ def sign_all(keys: list[str], *, secret: str, ttl: int) -> list[str]:
 
 def link_for_job(*, job: Job, index: int, secret: str, ttl: int) -> str:
     """A signed link to result ``index`` of a completed job (409 if not completed)."""
-    if job.status != "completed":
+    if job.status != JobStatus.COMPLETED:
         raise Conflict(f"job {job.id} is {job.status}; downloads need a completed job",
                        error="Job not completed")
     keys = result_keys(job)

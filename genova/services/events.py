@@ -43,6 +43,8 @@ import logging
 
 import redis
 
+from genova.models import JobStatus
+
 log = logging.getLogger(__name__)
 
 
@@ -50,8 +52,9 @@ log = logging.getLogger(__name__)
 def job_created(*, job_id: str, job_type: str, prompt: str, settings: dict, created_at: str,
                 queue_position: int | None, estimated_time: int | None,
                 credits_remaining: int) -> dict:
-    return {"type": "job_created", "jobId": job_id, "jobType": job_type, "status": "queued",
-            "prompt": prompt, "settings": settings, "createdAt": created_at,
+    return {"type": "job_created", "jobId": job_id, "jobType": job_type,
+            "status": JobStatus.QUEUED.value, "prompt": prompt, "settings": settings,
+            "createdAt": created_at,
             "queuePosition": queue_position, "estimatedTime": estimated_time,
             "creditsRemaining": credits_remaining}
 

@@ -19,9 +19,9 @@ import sqlalchemy.exc
 from genova.extensions import db
 from genova.generators import GenerationRequest
 from genova.generators.registry import for_model
-from genova.models import Job
+from genova.models import Job, JobStatus
 from genova.runtime import Runtime
-from genova.services import dispatch, storage
+from genova.services import lifecycle, storage
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def run(rt: Runtime, *, claim: Claim,
     """Run a claimed job with its model's generator and record the outcome. ``keep_alive``
     (given the job's platform) holds the lease while the generator works."""
     job = db.session.get(Job, claim.job_id)
-    if job is None or job.lease_id != claim.lease or job.status != "processing":
+    if job is None or job.lease_id != claim.lease or job.status != JobStatus.PROCESSING:
         return {"skipped": "the job is no longer held by this lease"}
     generator = for_model(job.model)
     with keep_alive(job.platform):
@@ -52,12 +52,12 @@ def run(rt: Runtime, *, claim: Claim,
             raise  # RQ records it in its failed-job registry too
         except Exception as exc:
             log.exception("job %s failed", job.id)
-            dispatch.fail(rt, claim, error=_user_message(exc))
+            lifecycle.fail(rt, claim, error=_user_message(exc))
             raise
     meta = {**generator.describe(), "seconds": round(seconds, 4),
             "files": [{"width": o.width, "height": o.height, "content_type": o.content_type}
                       for o in outputs]}
-    completed = dispatch.complete(rt, claim, files=files, meta=meta)
+    completed = lifecycle.complete(rt, claim, files=files, meta=meta)
     return {"completed": completed, "files": [f.key for f in files]}
 
 
@@ -67,7 +67,7 @@ def _hand_back(rt, claim: Claim) -> None:
     written now, the lease expires and the sweep does it."""
     try:
         db.session.rollback()
-        dispatch.abandon(rt, claim)
+        lifecycle.abandon(rt, claim)
     except INFRASTRUCTURE as exc:
         log.warning("job %s will be recovered when its lease expires: %s", claim.job_id, exc)
 
@@ -93,12 +93,12 @@ def _request(rt, job: Job) -> GenerationRequest:
         references=[rt.storage.read(ref["path"]) for ref in job.reference_images or []])
 
 
-def _store(rt, job: Job, index: int, output, total: int) -> dispatch.StoredFile:
+def _store(rt, job: Job, index: int, output, total: int) -> lifecycle.StoredFile:
     """Deterministic names (never list a directory to pick one)."""
     name = "result" if total == 1 else f"result-{index + 1}"
     key = storage.result_key(user_id=job.user_id, job_id=job.id, name=name,
                              extension=output.extension)
-    return dispatch.StoredFile(key=key, size=rt.storage.save(key, output.data))
+    return lifecycle.StoredFile(key=key, size=rt.storage.save(key, output.data))
 
 
 def _progress_reporter(rt, claim: Claim, user_id: str):
@@ -113,7 +113,7 @@ def _progress_reporter(rt, claim: Claim, user_id: str):
         persist = time.monotonic() - state["saved"] >= 1.0
         if persist:
             state["saved"] = time.monotonic()
-        dispatch.progress(rt, claim, user_id=user_id, percent=percent, message=message,
+        lifecycle.progress(rt, claim, user_id=user_id, percent=percent, message=message,
                           persist=persist)
 
     return report

@@ -7,23 +7,20 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from genova.catalog import PLANS
 from genova.extensions import db
-from genova.models import Job, User, utcnow
+from genova.models import Job, JobStatus, User
 from genova.runtime import Runtime
-from genova.services import dispatch, events
-from genova.services.jobs import end_job, max_seq
+from genova.services import lifecycle
+from genova.services.lifecycle import max_seq
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "genova:sweep:lock"
 BATCH = 1000
-STALE_MESSAGE = ("The job waited {waited} without being assigned to a worker and was "
-                 "failed automatically; its credit was refunded.")
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -52,7 +49,7 @@ def sweep(rt: Runtime, *, lock_ttl: float = 300) -> SweepReport:
         report = SweepReport()
         report.rebuilt, report.adopted = rebuild_queue(rt)
         report.requeued, report.lost = reclaim_expired(rt)
-        report.stale = fail_stale(rt)
+        report.stale = lifecycle.fail_stale(rt)
         if report.rebuilt or report.adopted or report.requeued or report.lost or report.stale:
             log.info("sweep: %s", report.to_dict())
         return report
@@ -81,7 +78,7 @@ def rebuild_queue(rt: Runtime) -> tuple[int, int]:
     """Put back every queued or processing job that SQL has and Redis lost (a restart)."""
     rt.manager.next_seq(sql_floor=max_seq)  # re-seeds the sequence first if Redis is empty
     rebuilt = adopted = 0
-    for status in ("processing", "queued"):  # running jobs first: they hold slots
+    for status in (JobStatus.PROCESSING, JobStatus.QUEUED):  # running first: they hold slots
         for page in _active_pages(status):
             missing = [j for j, known in zip(page, rt.manager.known([j.id for j in page]),
                                              strict=True) if not known]
@@ -89,7 +86,7 @@ def rebuild_queue(rt: Runtime) -> tuple[int, int]:
             for job in missing:
                 common = {"job_id": job.id, "user_id": job.user_id, "platform": job.platform,
                           "priority": job.priority, "seq": job.seq, "cap": caps[job.user_id]}
-                if status == "queued":
+                if status == JobStatus.QUEUED:
                     rt.manager.submit(**common, model=job.model, announce=False)
                     rebuilt += 1
                 else:
@@ -105,21 +102,9 @@ def reclaim_expired(rt: Runtime) -> tuple[int, int]:
     """Jobs whose worker stopped heartbeating: back in line once, then failed and refunded."""
     requeued = lost = 0
     for job_id, lease in rt.manager.expired():
-        outcome = dispatch.abandon(rt, Claim(job_id, lease))
+        outcome = lifecycle.abandon(rt, Claim(job_id, lease))
         requeued += outcome == "requeued"
         lost += outcome == "failed"
     return requeued, lost
 
 
-def fail_stale(rt: Runtime) -> int:
-    """Fail and refund jobs queued longer than the queue timeout without a worker."""
-    timeout = rt.settings.queue_timeout
-    cutoff = utcnow() - timedelta(seconds=timeout)
-    waited = f"{timeout // 60} minutes" if timeout >= 120 else f"{timeout} seconds"
-    message = STALE_MESSAGE.format(waited=waited)
-    stale = list(db.session.scalars(select(Job).where(Job.status == "queued",
-                                                      Job.queued_at < cutoff).limit(BATCH)))
-    return sum(end_job(rt, job_id=job.id, user_id=job.user_id, where=(Job.status == "queued",),
-                       values={"status": "failed", "error_message": message}, refund=True,
-                       event=events.job_failed(job_id=job.id, error=message))
-               for job in stale)

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from genova.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationError
 from genova.extensions import db
-from genova.models import Job, is_id
+from genova.models import Job, JobStatus, is_id
 from genova.runtime import Runtime
 from genova.services import media, storage
-from genova.services.dispatch import StoredFile
+from genova.services.lifecycle import StoredFile
 from genova.services.manager import Claim
 
 UPLOAD_TTL = 24 * 3600
@@ -67,7 +67,7 @@ def holder_claim(*, job_id: str, lease: str, identity: str, user_id: str | None)
     job = db.session.get(Job, job_id) if is_id(job_id) else None
     if job is None or (user_id is not None and job.user_id != user_id):
         raise NotFound(f"no job {job_id}", error="Job not found")
-    if job.status != "processing" or job.lease_id != lease:
+    if job.status != JobStatus.PROCESSING or job.lease_id != lease:
         raise Conflict("this lease does not hold the job (any more); the upload was refused",
                        error="Lease lost")
     if not (job.worker_id or "").startswith(f"ext:{identity}:"):

@@ -23,7 +23,7 @@ from rq.worker import WorkerStatus
 from genova import tasks
 from genova.extensions import session_scope
 from genova.runtime import Runtime
-from genova.services import dispatch
+from genova.services import lifecycle
 from genova.services.manager import Claim
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class GenovaWorker(SimpleWorker):
         self.platforms = self.platforms[1:] + self.platforms[:1]
         for platform in self.platforms:
             with session_scope():
-                claimed = dispatch.claim_next(self.rt, platform=platform,
+                claimed = lifecycle.claim_next(self.rt, platform=platform,
                                               worker_id=self.name)
             if claimed is None:
                 continue
@@ -111,7 +111,7 @@ class GenovaWorker(SimpleWorker):
             job_id, lease = rq_job.args
             try:
                 with session_scope():
-                    outcome = dispatch.release(self.rt, Claim(job_id, lease))
+                    outcome = lifecycle.release(self.rt, Claim(job_id, lease))
                 log.info("stopping: job %s handed back (%s)", job_id, outcome)
             except Exception:
                 log.exception("stopping: could not hand back job %s", job_id)
