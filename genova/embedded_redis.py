@@ -134,6 +134,11 @@ class EmbeddedRedis:
         """Restart redis-server on the same port and files whenever it dies, for as long as
         this object runs it (``python app.py`` calls this; the queue is then rebuilt from
         SQL as after any Redis loss)."""
+        if _gevent_patched():  # python app.py: a greenlet, which a fork()ed copy may end
+            import gevent  # quietly (a patched Thread's end raises KeyError in a fork)
+
+            gevent.spawn(self._watch, interval)
+            return
         threading.Thread(target=self._watch, args=(interval,), daemon=True,
                          name="embedded-redis-watch").start()
 
@@ -240,3 +245,11 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _gevent_patched() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("threading")
