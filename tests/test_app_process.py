@@ -45,6 +45,7 @@ def test_embedded_defaults_and_clean_shutdown(tmp_path, sig):
         secret = data / "secret_key"
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
         assert redis_pids_for(data), "the embedded Redis should be running"
+        assert "Traceback" not in app.log.read_text()  # e.g. a forked copy of a watcher
         assert app.stop(sig) == 0
     wait_until(lambda: not redis_pids_for(data), 15, lambda: "embedded Redis outlived the app")
     assert not (data / "redis" / "redis.pid").exists()
