@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 STALE_BATCH = 1000
 STALE_MESSAGE = ("The job waited {waited} without being assigned to a worker and was "
                  "failed automatically; its credit was refunded.")
+LOST_MESSAGE = ("The worker running this job stopped responding {attempts} times; the job was "
+                "failed and its credit was refunded.")
+MAX_STALE_CLAIMS = 50  # leftover ids a claim skips before it gives up for this round
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Placement:
     position: int | None
     estimated_time: int | None
 
+
 @dataclass(frozen=True)
 class Created:
     """What creating a job did, as the request saw it: a worker may claim the job before the
@@ -99,6 +103,7 @@ class Created:
     status: str
     placement: Placement
     credits_remaining: int
+
 
 def _store_references(rt: Runtime, *, user_id: str, job_id: str, spec: JobSpec) -> list[dict]:
     refs = []
@@ -110,9 +115,11 @@ def _store_references(rt: Runtime, *, user_id: str, job_id: str, spec: JobSpec) 
                      "mediaType": image.media_type})
     return refs
 
+
 def _queue_unavailable(exc: Exception) -> ServiceUnavailable:
     log.error("queue unavailable: %s", exc)
     return ServiceUnavailable("the job queue is unavailable; nothing was charged, please retry")
+
 
 def max_seq() -> int:
     return db.session.scalar(select(func.max(Job.seq))) or 0
@@ -120,6 +127,7 @@ def max_seq() -> int:
 
 def user_cap(user_id: str) -> int:
     return PLANS[db.session.get(User, user_id).plan].concurrent_jobs
+
 
 def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> Created:
     """Debit one credit and create the job in one transaction, then hand it to the queue.
@@ -162,7 +170,6 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> Created:
     return Created(job_id, _to("create"), Placement(pos, eta), balance)
 
 
-
 def _delete_references(rt: Runtime, *, user_id: str, job_id: str) -> None:
     rt.storage.delete_prefix(storage.references_prefix(user_id=user_id, job_id=job_id))
 
@@ -180,6 +187,7 @@ def _undo_creation(rt: Runtime, *, job_id: str, user_id: str) -> None:
             rt.manager.finish(job_id=job_id)
         except redis.RedisError:
             log.warning("job %s was undone but may linger in the queue", job_id)
+
 
 def end_job(rt: Runtime, *, job_id: str, user_id: str, where: tuple, values: dict,
             refund: bool, event: dict, lease: str = "") -> bool:
@@ -211,9 +219,6 @@ def cancel_job(rt: Runtime, *, job: Job) -> None:
         db.session.refresh(job)
         raise Conflict(f"job {job.id} is {job.status} and can no longer be cancelled",
                        error="Job cannot be cancelled")
-
-
-MAX_STALE_CLAIMS = 50
 
 
 @dataclass(frozen=True)
@@ -328,10 +333,6 @@ def fail(rt: Runtime, claim: Claim, *, error: str, refund: bool = True) -> bool:
                    event=events.job_failed(job_id=claim.job_id, error=error))
 
 
-LOST_MESSAGE = ("The worker running this job stopped responding {attempts} times; the job was "
-                "failed and its credit was refunded.")
-
-
 def abandon(rt: Runtime, claim: Claim) -> str:
     """The holder of ``claim`` is gone (silent, disconnected, killed). The job goes back in
     line, keeping its place, unless it already had ``max_attempts``: then it fails with a
@@ -365,6 +366,7 @@ def _back_in_line(rt: Runtime, claim: Claim, job: Job, *, attempts: int) -> str:
                            model=job.model)
         return "requeued"
     return "gone"
+
 
 def fail_stale(rt: Runtime) -> int:
     """Fail and refund jobs queued longer than the queue timeout without a worker."""
