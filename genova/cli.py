@@ -32,9 +32,12 @@ def _describe(user) -> str:
 def _say_database() -> None:
     """Name the database, and bring its schema up to date (a fresh install's first command
     may well be ``user create``)."""
-    url = db.engine.url.render_as_string(hide_password=True)
-    click.echo(f"database: {url}", err=True)
+    click.echo(f"database: {_database_url()}", err=True)
     upgrade_database(db.engine)
+
+
+def _database_url() -> str:
+    return db.engine.url.render_as_string(hide_password=True)
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
@@ -200,9 +203,8 @@ db_group = AppGroup("db", help="The database schema.")
 def upgrade():
     """Apply every pending migration (python app.py does this itself before it serves; run
     it before starting separate worker.py processes against a new database)."""
-    url = db.engine.url.render_as_string(hide_password=True)
     upgrade_database(db.engine)
-    click.echo(f"{url}: schema up to date")
+    click.echo(f"{_database_url()}: schema up to date")
 
 
 def register(app: Flask) -> None:

@@ -24,6 +24,7 @@ from typing import Self
 
 import redis
 
+from genova.offload import gevent_patched
 from genova.workers.childproc import spawn
 
 HOST = "127.0.0.1"
@@ -134,7 +135,7 @@ class EmbeddedRedis:
         """Restart redis-server on the same port and files whenever it dies, for as long as
         this object runs it (``python app.py`` calls this; the queue is then rebuilt from
         SQL as after any Redis loss)."""
-        if _gevent_patched():  # python app.py: a greenlet, which a fork()ed copy may end
+        if gevent_patched():  # python app.py: a greenlet, which a fork()ed copy may end
             import gevent  # quietly (a patched Thread's end raises KeyError in a fork)
 
             gevent.spawn(self._watch, interval)
@@ -245,11 +246,3 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _gevent_patched() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return monkey.is_module_patched("threading")

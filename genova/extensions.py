@@ -16,6 +16,8 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+jwt = JWTManager()
+sock = Sock()
 
 
 @contextmanager
@@ -30,5 +32,3 @@ def session_scope() -> Iterator:
         raise
     finally:
         db.session.remove()
-jwt = JWTManager()
-sock = Sock()

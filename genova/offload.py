@@ -22,7 +22,9 @@ QUEUE = 4 * THREADS  # tasks running or queued on the pool; more requests wait f
 _slots = None
 
 
-def _patched() -> bool:
+def gevent_patched() -> bool:
+    """Whether this process runs on gevent's patched threads (``python app.py``'s web
+    workers), rather than plain ones (tests, admin commands, worker processes)."""
     try:
         from gevent import monkey
     except ImportError:
@@ -33,7 +35,7 @@ def _patched() -> bool:
 def offload(fn, *args, budget: float, what: str, field: str, **kwargs):
     """``fn(*args, **kwargs)`` on a worker thread; ``what`` and ``field`` name the work in
     the 400 a caller gets when it takes longer than ``budget`` seconds."""
-    if not _patched():
+    if not gevent_patched():
         return fn(*args, **kwargs)
     import gevent
     from gevent.lock import BoundedSemaphore

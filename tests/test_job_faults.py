@@ -34,7 +34,7 @@ def _run_with(app, client, monkeypatch, exc: Exception) -> dict:
     monkeypatch.setattr(generation, "for_model", lambda model: Broken(exc))
     with app.app_context():
         claim, _ = lifecycle.claim_next(runtime.of(app), platform="flow",
-                                       worker_id="test-worker")
+                                        worker_id="test-worker")
         with pytest.raises(type(exc)):
             tasks.generate(claim.job_id, claim.lease)
     return client.get(f"/api/jobs/{job_id}", headers=user["headers"]).get_json()

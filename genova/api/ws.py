@@ -129,5 +129,5 @@ def extension_socket(ws):
     caller = _extension_credential(platform)
     app = current_app._get_current_object()
     session = WorkerSession(ws, rt=runtime.of(app), app=app, platform=platform,
-                               caller=caller)
+                            caller=caller)
     session.run(hub_for(app))

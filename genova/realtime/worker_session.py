@@ -133,8 +133,8 @@ class WorkerSession:
                 self.wakeup.clear()
 
     def _give_one(self) -> bool:
-        claimed = lifecycle.claim_next(self.rt, platform=self.platform, worker_id=self.worker_id,
-                                      user_id=self.user_id)
+        claimed = lifecycle.claim_next(self.rt, platform=self.platform,
+                                       worker_id=self.worker_id, user_id=self.user_id)
         if claimed is None:
             return False
         claim = claimed[0]
@@ -234,8 +234,9 @@ class WorkerSession:
             return
         with session_scope():
             job = db.session.get(Job, claim.job_id)
-            ok = lifecycle.progress(self.rt, claim, user_id=job.user_id, percent=int(progress),
-                                   message=str(message.get("message", ""))[:200])
+            ok = lifecycle.progress(self.rt, claim, user_id=job.user_id,
+                                    percent=int(progress),
+                                    message=str(message.get("message", ""))[:200])
         if not ok:
             self._lost(claim)
 
@@ -250,8 +251,8 @@ class WorkerSession:
             return
         with session_scope():
             done = lifecycle.complete(self.rt, claim, files=files,
-                                     meta={"generator": f"extension:{self.identity}",
-                                           "worker": self.worker_id})
+                                      meta={"generator": f"extension:{self.identity}",
+                                            "worker": self.worker_id})
         self._finished(claim, done, JobStatus.COMPLETED)
 
     def on_job_failed(self, message: dict) -> None:

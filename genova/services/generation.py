@@ -114,6 +114,6 @@ def _progress_reporter(rt, claim: Claim, user_id: str):
         if persist:
             state["saved"] = time.monotonic()
         lifecycle.progress(rt, claim, user_id=user_id, percent=percent, message=message,
-                          persist=persist)
+                           persist=persist)
 
     return report

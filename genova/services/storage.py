@@ -6,6 +6,7 @@ checked so that no key can leave the storage root.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path, PurePosixPath
@@ -44,12 +45,7 @@ class LocalStorage:
 
     def save(self, key: str, data: bytes) -> int:
         """Write atomically (temp file + rename); returns the size in bytes."""
-        path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        return len(data)
+        return self.save_stream(key, io.BytesIO(data))
 
     def save_stream(self, key: str, stream) -> int:
         """Like ``save``, copying from a file object in chunks (never all in memory)."""

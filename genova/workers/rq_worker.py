@@ -92,7 +92,7 @@ class GenovaWorker(SimpleWorker):
         for platform in self.platforms:
             with session_scope():
                 claimed = lifecycle.claim_next(self.rt, platform=platform,
-                                              worker_id=self.name)
+                                               worker_id=self.name)
             if claimed is None:
                 continue
             claim, job_type = claimed
