@@ -1,5 +1,5 @@
-"""Entry point for generation workers: ``python worker.py [--platform flow|freepik|all]
-[--concurrency N]``.
+"""Entry point for generation workers: ``python worker.py [--platform NAME|all]
+[--concurrency N]`` (the platforms are the catalog's: flow, freepik).
 
 Runs N generator processes (each an RQ worker that claims jobs from the job manager), one
 maintenance process (the periodic sweep), and the scheduler that enqueues the sweep. Dead
@@ -16,13 +16,14 @@ import signal
 import sys
 import threading
 
+from genova.catalog import PLATFORMS
 from genova.ready import announce
 from genova.workers.supervisor import Child, Supervisor
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--platform", choices=["flow", "freepik", "all"], default="all")
+    parser.add_argument("--platform", choices=[*PLATFORMS, "all"], default="all")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="generator processes (0: maintenance only)")
     parser.add_argument("--studio-port", type=int, default=None,
@@ -32,9 +33,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the studio reaches the API")
     parser.add_argument("--announce", metavar="URL", default=None,
                         help="log one line saying where the app is once it answers at URL")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    platforms = ["flow", "freepik"] if args.platform == "all" else [args.platform]
+    platforms = list(PLATFORMS) if args.platform == "all" else [args.platform]
     extra = []
     if args.studio_port:
         extra.append(Child([sys.executable, "-m", "ui", "--port", str(args.studio_port),

@@ -1,7 +1,9 @@
 """The seven models and four plans, as data.
 
-Validation, routing, the generator and the API docs all read these tables, so adding a
-model or an aspect ratio is a one-line change here.
+Validation, routing (a job goes to its model's ``platform``), the job manager's Lua
+scripts, the workers' command-line choices, the generators and the API docs all read these
+tables, so adding a model, a platform or an aspect ratio is a change here and nowhere else
+(``tests/test_catalog_extension.py`` adds one of each and runs a job through them).
 """
 
 from __future__ import annotations
@@ -85,11 +87,6 @@ MODELS: dict[str, Model] = {
     )
 }
 DEFAULT_MODEL = "imagen4"
-
-
-def platform_for(model_id: str) -> str:
-    """Routing rule from the docs: ``freepik`` goes to Freepik, everything else to Flow."""
-    return "freepik" if model_id == "freepik" else "flow"
 
 
 @dataclass(frozen=True)

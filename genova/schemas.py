@@ -250,7 +250,7 @@ class ModelInfo(BaseModel):
     id: str
     name: str
     description: str
-    platform: Literal["flow", "freepik"]
+    platform: Literal[tuple(PLATFORMS)]  # type: ignore[valid-type]
     type: Literal["image", "video"]
     aspect_ratios: list[AspectRatioInfo]
     default_aspect_ratio: str

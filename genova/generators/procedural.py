@@ -58,7 +58,7 @@ def image_size(model: str, settings: dict) -> Size:
     if video:
         return VIDEO_SIZES[ratio]
     rw, rh = ASPECT_RATIOS[ratio]
-    if spec.platform == "freepik":
+    if spec.spec.qualities:  # sized by quality (Freepik), else by pixel count (Flow)
         quality = settings.get("quality") or "1K"
         if quality not in FREEPIK_LONG_SIDE:
             raise ValueError(f"quality {quality!r} is not available for {model!r}")

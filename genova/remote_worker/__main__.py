@@ -14,6 +14,7 @@ import signal
 import sys
 from urllib.parse import urlsplit
 
+from genova.catalog import PLATFORMS
 from genova.remote_worker.client import Extension
 from genova_client import errors
 
@@ -43,7 +44,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                             "access JWT to serve only that user's jobs")
     credential.add_argument("--api-key", help="a user's API key (af_...), to serve only "
                                               "that user's jobs")
-    parser.add_argument("--type", required=True, choices=["flow", "freepik"], dest="platform")
+    parser.add_argument("--type", required=True, choices=list(PLATFORMS),
+                        dest="platform")
     parser.add_argument("--concurrency", type=positive, default=1)
     parser.add_argument("--user-id", default=None,
                         help="optional: the credential's user, checked by the server")

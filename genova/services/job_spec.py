@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from genova.catalog import MODELS, platform_for
+from genova.catalog import MODELS
 from genova.errors import ValidationError
 from genova.offload import offload
 from genova.schemas import JobCreate
@@ -82,5 +82,5 @@ def build_spec(req: JobCreate, *, max_image_bytes: int = 10 * 1024 * 1024) -> Jo
     if req.priority:
         settings["priority"] = req.priority
     return JobSpec(type=req.type, prompt=prompt, model=model.id,
-                   platform=platform_for(model.id), priority=req.priority,
+                   platform=model.platform, priority=req.priority,
                    settings=settings, images=images)

@@ -20,9 +20,9 @@ from genova.services import manager_lua as lua
 PRIORITY_SPAN = 2**41  # sequence numbers stay below this, so scores are exact doubles
 EWMA_WEIGHT = 0.2
 WORKER_FRESH_MS = 15_000
-PLATFORM_DEFAULT_SECONDS = {
+PLATFORM_DEFAULT_SECONDS = {  # a platform's estimate before any job ran there
     p: sum(m.default_seconds for m in MODELS.values() if m.platform == p)
-    / sum(1 for m in MODELS.values() if m.platform == p)
+    / max(1, sum(1 for m in MODELS.values() if m.platform == p))
     for p in PLATFORMS
 }
 
@@ -42,24 +42,39 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class _Script:
+    """A registered Lua script called with the catalog's platforms as its KEYS (the
+    scripts loop over them; see ``manager_lua``)."""
+
+    def __init__(self, script, platforms: list[str]):
+        self.script, self.platforms = script, platforms
+
+    def __call__(self, args=(), client=None):
+        return self.script(keys=self.platforms, args=list(args), client=client)
+
+
 class JobManager:
-    def __init__(self, r: redis.Redis):
+    def __init__(self, r: redis.Redis, *, platforms=None):
         self.r = r
-        self._submit = r.register_script(lua.SUBMIT)
-        self._position = r.register_script(lua.POSITION)
-        self._placement = r.register_script(lua.PLACEMENT)
-        self._estimate = r.register_script(lua.ESTIMATE)
-        self._record = r.register_script(lua.RECORD)
-        self._claim = r.register_script(lua.CLAIM)
-        self._claim_user = r.register_script(lua.CLAIM_USER)
-        self._finish = r.register_script(lua.FINISH)
-        self._requeue = r.register_script(lua.REQUEUE)
-        self._heartbeat = r.register_script(lua.HEARTBEAT)
-        self._adopt = r.register_script(lua.ADOPT_RUNNING)
-        self._set_cap = r.register_script(lua.SET_CAP)
-        self._expired = r.register_script(lua.EXPIRED)
-        self._next_seq = r.register_script(lua.NEXT_SEQ)
-        self._seed = r.register_script(lua.SEED)
+        self.platforms = list(platforms or PLATFORMS)
+        self._submit = self._script(lua.SUBMIT)
+        self._position = self._script(lua.POSITION)
+        self._placement = self._script(lua.PLACEMENT)
+        self._estimate = self._script(lua.ESTIMATE)
+        self._record = self._script(lua.RECORD)
+        self._claim = self._script(lua.CLAIM)
+        self._claim_user = self._script(lua.CLAIM_USER)
+        self._finish = self._script(lua.FINISH)
+        self._requeue = self._script(lua.REQUEUE)
+        self._heartbeat = self._script(lua.HEARTBEAT)
+        self._adopt = self._script(lua.ADOPT_RUNNING)
+        self._set_cap = self._script(lua.SET_CAP)
+        self._expired = self._script(lua.EXPIRED)
+        self._next_seq = self._script(lua.NEXT_SEQ)
+        self._seed = self._script(lua.SEED)
+
+    def _script(self, text: str) -> _Script:
+        return _Script(self.r.register_script(text), self.platforms)
 
     # -- submission ---------------------------------------------------------------------
     def next_seq(self, *, sql_floor) -> int:

@@ -23,7 +23,8 @@ Every operation touches O(log n) entries: nothing scans the queue.
 
 PREAMBLE = """
 local P = 'genova:'
-local PLATFORMS = {'flow', 'freepik'}
+-- The catalog's platforms, passed in as KEYS by every call (never written in here).
+local PLATFORMS = KEYS
 
 -- Idle RQ workers block on wake:p; server processes hear 'ready' and 'moved' on the
 -- genova:queue channel (to hand jobs to waiting extensions and refresh queue positions).

@@ -7,6 +7,7 @@ import argparse
 import logging
 
 from genova import create_app, runtime
+from genova.catalog import PLATFORMS
 from genova.config import Settings
 from genova.workers.rq_worker import GenovaWorker
 
@@ -21,6 +22,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app = create_app(Settings.from_env())
     platforms = [p for p in args.platform.split(",") if p]
+    unknown = sorted(set(platforms) - set(PLATFORMS))
+    if unknown:
+        parser.error(f"unknown platform {', '.join(unknown)}; the catalog has "
+                     f"{', '.join(PLATFORMS)}")
     with app.app_context():
         worker = GenovaWorker(runtime.of(app), platforms=platforms,
                               maintenance=args.maintenance, name=args.name)
