@@ -35,7 +35,10 @@ def main() -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # SIGTERM runs the same clean shutdown as Ctrl-C, so the embedded Redis never outlives us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # e.g. a model mapped to a provider without credentials
+        sys.exit(f"genova: cannot start: {exc}")
     embedded = None
     if not settings.redis_url:
         embedded = EmbeddedRedis(settings.data_dir)

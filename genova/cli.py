@@ -207,8 +207,32 @@ def upgrade():
     click.echo(f"{_database_url()}: schema up to date")
 
 
+providers_group = AppGroup("providers", help="The generators serving each model.")
+
+
+@providers_group.command("check")
+@with_appcontext
+def check_providers():
+    """Call each configured provider once (a cheap call: look up each provider model) and
+    report what works. Exits 1 if any check failed."""
+    registry = runtime.current().generators
+    rows, failed = [], 0
+    for provider, models in registry.providers().items():
+        for model_id in models:
+            generator = registry.for_model(model_id)
+            try:
+                outcome = f"ok: {generator.probe()}"
+            except Exception as exc:  # noqa: BLE001 - reported, never raised
+                outcome, failed = f"FAILED: {getattr(exc, 'user_message', None) or exc}", 1
+            rows.append([model_id, provider, generator.describe()["provider_model"],
+                         outcome[:160]])
+    click.echo(table(rows, ["MODEL", "PROVIDER", "PROVIDER MODEL", "CHECK"]))
+    raise SystemExit(failed)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(db_group)
+    app.cli.add_command(providers_group)
     app.cli.add_command(user_group)
     app.cli.add_command(keys_group)
     app.cli.add_command(token_group)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from genova.generators.config import ProviderSettings
 
 
 def _int(env: dict, name: str, default: int) -> int:
@@ -63,6 +65,7 @@ class Settings:
     max_sockets: int = 4000  # per web process; gunicorn keeps 1000 more connections for HTTP
     max_user_sockets: int = 20  # /ws/user sockets per account, per web process
     max_extension_sockets: int = 10  # /ws/extension sockets per account or worker token
+    providers: ProviderSettings = field(default_factory=ProviderSettings)  # GENOVA_GENERATORS...
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:
@@ -98,6 +101,7 @@ class Settings:
             max_sockets=_int(env, "GENOVA_MAX_SOCKETS", 4000),
             max_user_sockets=_int(env, "GENOVA_MAX_USER_SOCKETS", 20),
             max_extension_sockets=_int(env, "GENOVA_MAX_EXTENSION_SOCKETS", 10),
+            providers=ProviderSettings.from_env(env),
         )
 
     def with_(self, **changes) -> Settings:

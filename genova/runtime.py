@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import redis
 
 from genova.config import Settings
+from genova.generators.registry import Registry
 from genova.services.manager import JobManager
 from genova.services.storage import LocalStorage
 
@@ -22,6 +23,7 @@ class Runtime:
     storage: LocalStorage
     manager: JobManager | None
     secret: str = ""  # signs download links (the app's secret key)
+    generators: Registry | None = None  # which generator serves each model
 
     @classmethod
     def from_settings(cls, settings: Settings, secret: str = "") -> Runtime:
@@ -29,7 +31,8 @@ class Runtime:
         if settings.redis_url:
             client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
         return cls(settings=settings, redis=client, storage=LocalStorage(settings.storage_root),
-                   manager=JobManager(client) if client is not None else None, secret=secret)
+                   manager=JobManager(client) if client is not None else None, secret=secret,
+                   generators=Registry(settings.providers, client))
 
 
 KEY = "genova.runtime"  # in app.extensions, next to "genova.hub", "genova.metrics"...

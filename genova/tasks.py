@@ -37,7 +37,7 @@ def generate(job_id: str, lease: str) -> dict:
 
 class LeaseKeeper:
     """Heartbeats the claim (and the worker, for estimates) from a background thread while
-    the job runs."""
+    the job runs; ``lost`` is set once the lease is gone, so a generator stops waiting."""
 
     def __init__(self, rt, claim: Claim, platform: str):
         self.rt, self.claim, self.platform = rt, claim, platform
@@ -45,6 +45,7 @@ class LeaseKeeper:
         rq_job = get_current_job()
         self.worker_name = rq_job.worker_name if rq_job is not None else None
         self.stopped = threading.Event()
+        self.lost = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
 
     def _run(self) -> None:
@@ -61,6 +62,7 @@ class LeaseKeeper:
                 if not lifecycle.heartbeat(self.rt, self.claim):
                     log.warning("lease on %s lost; its result will be discarded",
                                 self.claim.job_id)
+                    self.lost.set()
                     return
             except Exception as exc:  # noqa: BLE001 - keep trying; the lease may still hold
                 log.warning("heartbeat for %s failed: %s", self.claim.job_id, exc)

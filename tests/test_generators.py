@@ -18,7 +18,7 @@ from genova.generators.procedural import (
     ProceduralGenerator,
     image_size,
 )
-from genova.generators.registry import for_model
+from genova.generators.registry import Registry
 
 GEN = ProceduralGenerator()
 PROMPT = "a lighthouse on a cliff at dusk, waves crashing below"
@@ -204,12 +204,13 @@ def test_generator_is_described_honestly():
     assert "not an AI model" in info["note"]
 
 
-def test_registry_serves_every_model():
-    generators = {for_model(model_id) for model_id in MODELS}
+def test_registry_serves_every_model_procedurally_by_default():
+    registry = Registry()
+    generators = {registry.for_model(model_id) for model_id in MODELS}
     assert len(generators) == 1
     assert isinstance(generators.pop(), ProceduralGenerator)
     with pytest.raises(KeyError):
-        for_model("dall-e-9")
+        registry.for_model("dall-e-9")
 
 
 # --- videos -------------------------------------------------------------------------------

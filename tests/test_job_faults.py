@@ -9,7 +9,7 @@ import redis
 from genova import runtime, tasks
 from genova.extensions import db
 from genova.models import Job
-from genova.services import generation, lifecycle
+from genova.services import lifecycle
 from genova.workers.rq_worker import GenovaWorker
 from tests.helpers import job_body, register
 
@@ -31,7 +31,7 @@ def _run_with(app, client, monkeypatch, exc: Exception) -> dict:
     user = register(client, plan="business")
     job_id = client.post("/api/jobs", json=job_body(),
                          headers=user["headers"]).get_json()["jobId"]
-    monkeypatch.setattr(generation, "for_model", lambda model: Broken(exc))
+    monkeypatch.setattr(runtime.of(app).generators, "for_model", lambda model: Broken(exc))
     with app.app_context():
         claim, _ = lifecycle.claim_next(runtime.of(app), platform="flow",
                                         worker_id="test-worker")

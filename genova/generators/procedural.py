@@ -283,8 +283,15 @@ class ProceduralGenerator:
     is_ai_model = False
 
     def describe(self) -> dict:
-        return {"generator": NAME, "ai_model": False, "note": NOTE, "deterministic": True,
+        return {"generator": NAME, "provider": "procedural", "provider_model": NAME,
+                "ai_model": False, "note": NOTE, "deterministic": True,
                 "formats": {"image": "image/png", "video": "video/mp4 (H.264, 24 fps, 3 s)"}}
+
+    def check(self, settings: dict) -> None:
+        """Every catalog setting can be drawn."""
+
+    def probe(self) -> str:
+        return "built in, offline: nothing to call"
 
     def generate(self, request: GenerationRequest, progress: ProgressFn) -> list[GeneratedFile]:
         size = image_size(request.model, request.settings)

@@ -1,47 +1,64 @@
-"""Which generator serves which model.
+"""Which generator serves which model, from ``GENOVA_GENERATORS`` (``ProviderSettings``).
 
-``FACTORIES`` maps every catalog model id to a zero-argument factory returning the
-``Generator`` for it. Today every factory returns one shared ``ProceduralGenerator``: the
-offline, deterministic placeholder renderer, which is not an AI model.
-
-Registering a real provider means writing a class that satisfies the ``Generator`` protocol
-(``name``, ``is_ai_model = True``, ``generate(request, progress)``, plus a ``describe()``
-dict, which ``genova.tasks`` stores with the results) and pointing the model's entry at a
-factory for it, for example::
-
-    FACTORIES["imagen4"] = lambda: ImagenGenerator(api_key=...)
-
-A factory should return a long-lived instance (build the client once and close over it),
-because ``for_model`` calls it for every job. Planned, not implemented: the environment
-variable ``GENOVA_GENERATORS`` (e.g. ``imagen4=mypkg.imagen:factory,veo3_fast=...``), read
-by ``create_app`` through the config, will override entries of this table, so operators can
-swap providers without code changes. Models it does not name keep the procedural default.
+``Registry(settings, redis)`` builds one generator per catalog model: the shared offline
+``ProceduralGenerator`` (the default, not an AI model), or a provider's generator bound to
+the provider's model id (``GENOVA_PROVIDER_MODELS``, else the defaults in
+``genova.generators.config``). Providers' SDK clients are built on first use, so creating
+the app connects to nothing; the per-provider concurrency cap lives in Redis when there is
+one, so it holds across workers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from genova.catalog import MODELS
 from genova.generators import Generator
+from genova.generators.calls import Slots
+from genova.generators.config import ProviderSettings
 from genova.generators.procedural import ProceduralGenerator
-
-GeneratorFactory = Callable[[], Generator]
 
 PROCEDURAL = ProceduralGenerator()
 
 
-def _procedural() -> Generator:
-    return PROCEDURAL
+class Registry:
+    def __init__(self, settings: ProviderSettings | None = None, redis_client=None):
+        self.settings = settings or ProviderSettings()
+        self.redis = redis_client
+        self._providers: dict[str, object] = {}
+        self._generators: dict[str, Generator] = {
+            model_id: self._build(model_id) for model_id in MODELS}
 
+    def for_model(self, model_id: str) -> Generator:
+        """The generator serving ``model_id``; ``KeyError`` for a model the catalog lacks."""
+        try:
+            return self._generators[model_id]
+        except KeyError:
+            raise KeyError(f"no generator is registered for model {model_id!r}") from None
 
-FACTORIES: dict[str, GeneratorFactory] = {model_id: _procedural for model_id in MODELS}
+    def providers(self) -> dict[str, list[str]]:
+        """Each provider in use -> the models it serves."""
+        out: dict[str, list[str]] = {}
+        for model_id in MODELS:
+            out.setdefault(self.settings.provider_of(model_id), []).append(model_id)
+        return out
 
+    def _build(self, model_id: str) -> Generator:
+        provider = self.settings.provider_of(model_id)
+        if provider == "procedural":
+            return PROCEDURAL
+        return self._provider(provider).model(model_id, self.settings.provider_model(model_id))
 
-def for_model(model_id: str) -> Generator:
-    """The generator serving ``model_id``; ``KeyError`` for a model the catalog lacks."""
-    try:
-        factory = FACTORIES[model_id]
-    except KeyError:
-        raise KeyError(f"no generator is registered for model {model_id!r}") from None
-    return factory()
+    def _provider(self, name: str):
+        if name not in self._providers:
+            s = self.settings
+            ttl = s.generation_timeout + s.request_timeout
+            if name == "google":
+                from genova.generators.google import GoogleProvider
+
+                slots = Slots(self.redis, "google", s.google_concurrency, ttl)
+                self._providers[name] = GoogleProvider(s, slots)
+            else:
+                from genova.generators.freepik import FreepikProvider
+
+                slots = Slots(self.redis, "freepik", s.freepik_concurrency, ttl)
+                self._providers[name] = FreepikProvider(s, slots)
+        return self._providers[name]

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from urllib.parse import urlsplit
 
 from genova.catalog import PLATFORMS
+from genova.generators.config import ProviderSettings
+from genova.generators.registry import Registry
 from genova.remote_worker.client import Extension
 from genova_client import errors
 
@@ -65,9 +68,14 @@ def _reason(error: errors.GenovaError) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        generators = Registry(ProviderSettings.from_env(dict(os.environ)))
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
     extension = Extension(url=args.url, token=args.token, api_key=args.api_key,
                           platform=args.platform, concurrency=args.concurrency,
-                          user_id=args.user_id)
+                          user_id=args.user_id, generator_for=generators.for_model)
     signal.signal(signal.SIGTERM, lambda *_: extension.stop())
     signal.signal(signal.SIGINT, lambda *_: extension.stop())
     try:

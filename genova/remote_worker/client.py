@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from genova.generators import GenerationRequest
-from genova.generators.registry import for_model
+from genova.generators.registry import Registry
 from genova.services import events
 from genova_client import errors, sockets
 
@@ -43,14 +43,15 @@ class Extension:
 
     def __init__(self, *, url: str, platform: str, token: str | None = None,
                  api_key: str | None = None, concurrency: int = 1, user_id: str | None = None,
-                 generator_for=for_model):
+                 generator_for=None):
         if bool(token) == bool(api_key):
             raise ValueError("pass exactly one of token and api_key")
         self.base = url.rstrip("/")
         self.platform, self.concurrency, self.user_id = platform, concurrency, user_id
         self.credential = sockets.credential_query(api_key=api_key, token=token)
         self.auth = {"X-API-Key": api_key} if api_key else {"Authorization": f"Bearer {token}"}
-        self.generator_for = generator_for
+        # GENOVA_GENERATORS and the providers' keys, read where this worker runs
+        self.generator_for = generator_for or Registry().for_model
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
         self.stopping = threading.Event()  # set by stop() only; other code only reads it
         self._wake = queue.SimpleQueue()  # stop() wakes the backoff pause through it
@@ -187,7 +188,8 @@ class Extension:
         refs = [decode_reference(i) for i in (job.get("referenceImages") or {}).get("images", [])]
         request = GenerationRequest(job_id=job["id"], type=job["type"], model=job["model"],
                                     prompt=job["prompt"], settings=job["settings"],
-                                    references=refs, seed=job.get("seed", 0))
+                                    references=refs, seed=job.get("seed", 0),
+                                    stop=lambda: "stopping" if self.stopping.is_set() else None)
 
         def progress(percent: int, text: str) -> None:
             self._send(ws, events.report_progress(job_id=job["id"], progress=int(percent),

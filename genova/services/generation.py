@@ -17,8 +17,7 @@ import redis
 import sqlalchemy.exc
 
 from genova.extensions import db
-from genova.generators import GenerationRequest
-from genova.generators.registry import for_model
+from genova.generators import GenerationError, GenerationRequest, Stopped
 from genova.models import Job, JobStatus
 from genova.runtime import Runtime
 from genova.services import lifecycle, storage
@@ -34,15 +33,16 @@ def run(rt: Runtime, *, claim: Claim,
         keep_alive: Callable[[str], AbstractContextManager] = lambda platform: nullcontext()
         ) -> dict:
     """Run a claimed job with its model's generator and record the outcome. ``keep_alive``
-    (given the job's platform) holds the lease while the generator works."""
+    (given the job's platform) holds the lease while the generator works; if it yields an
+    object with a ``lost`` event, a generator waiting on a provider stops once it is set."""
     job = db.session.get(Job, claim.job_id)
     if job is None or job.lease_id != claim.lease or job.status != JobStatus.PROCESSING:
         return {"skipped": "the job is no longer held by this lease"}
-    generator = for_model(job.model)
-    with keep_alive(job.platform):
+    generator = rt.generators.for_model(job.model)
+    with keep_alive(job.platform) as keeper:
         try:
             started = time.perf_counter()
-            outputs = generator.generate(_request(rt, job),
+            outputs = generator.generate(_request(rt, job, _stop_reason(rt, keeper)),
                                          _progress_reporter(rt, claim, job.user_id))
             seconds = time.perf_counter() - started
             files = [_store(rt, job, i, out, len(outputs)) for i, out in enumerate(outputs)]
@@ -50,6 +50,12 @@ def run(rt: Runtime, *, claim: Claim,
             log.exception("job %s hit an infrastructure fault; it goes back in line", job.id)
             _hand_back(rt, claim)
             raise  # RQ records it in its failed-job registry too
+        except Stopped as stop:
+            return _stopped(rt, claim, str(stop))
+        except GenerationError as exc:  # the provider's own words, safe to show
+            log.warning("job %s failed: %s", job.id, exc.user_message)
+            lifecycle.fail(rt, claim, error=exc.user_message)
+            return {"failed": exc.user_message}
         except Exception as exc:
             log.exception("job %s failed", job.id)
             lifecycle.fail(rt, claim, error=_user_message(exc))
@@ -59,6 +65,34 @@ def run(rt: Runtime, *, claim: Claim,
                       for o in outputs]}
     completed = lifecycle.complete(rt, claim, files=files, meta=meta)
     return {"completed": completed, "files": [f.key for f in files]}
+
+
+DEADLINE = "the job's time limit passed"
+LEASE_LOST = "this worker no longer holds the job"
+
+
+def _stop_reason(rt: Runtime, keeper) -> Callable[[], str | None]:
+    """Why a generator should stop now: the per-job deadline, or the lease lost (the job was
+    failed or handed to another worker meanwhile)."""
+    deadline = time.monotonic() + rt.settings.providers.generation_timeout
+    lost = getattr(keeper, "lost", None)
+
+    def reason() -> str | None:
+        if lost is not None and lost.is_set():
+            return LEASE_LOST
+        return DEADLINE if time.monotonic() > deadline else None
+
+    return reason
+
+
+def _stopped(rt: Runtime, claim: Claim, reason: str) -> dict:
+    """A deadline fails the job (refunded); a lost lease leaves it to whoever holds it."""
+    if reason == DEADLINE:
+        limit = rt.settings.providers.generation_timeout
+        lifecycle.fail(rt, claim, error=f"generation took longer than the {limit:g} s limit")
+        return {"failed": reason}
+    log.warning("job %s: stopped, %s", claim.job_id, reason)
+    return {"skipped": reason}
 
 
 def _hand_back(rt, claim: Claim) -> None:
@@ -86,10 +120,10 @@ def _user_message(exc: Exception) -> str:
     return f"generation failed: {text or type(exc).__name__}"
 
 
-def _request(rt, job: Job) -> GenerationRequest:
+def _request(rt, job: Job, stop: Callable[[], str | None]) -> GenerationRequest:
     return GenerationRequest(
         job_id=job.id, type=job.type, model=job.model, prompt=job.prompt,
-        settings=job.settings, seed=job.seq,
+        settings=job.settings, seed=job.seq, stop=stop,
         references=[rt.storage.read(ref["path"]) for ref in job.reference_images or []])
 
 

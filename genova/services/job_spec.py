@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from genova.catalog import MODELS
 from genova.errors import ValidationError
+from genova.generators import Unsupported
 from genova.offload import offload
 from genova.schemas import JobCreate
 from genova.services.images import NormalizedImage, normalize_reference_images
@@ -47,8 +48,10 @@ def _quality(req: JobCreate, platform) -> str | None:
                    model=req.model)
 
 
-def build_spec(req: JobCreate, *, max_image_bytes: int = 10 * 1024 * 1024) -> JobSpec:
-    """Validate a parsed request against the catalog and decode its reference images."""
+def build_spec(req: JobCreate, *, max_image_bytes: int = 10 * 1024 * 1024,
+               generators=None) -> JobSpec:
+    """Validate a parsed request against the catalog, then against what the generator serving
+    the model can do (``generators``: a ``Registry``), and decode its reference images."""
     model = MODELS[req.model]
     platform = model.spec
     if req.type != model.media_type:
@@ -70,15 +73,21 @@ def build_spec(req: JobCreate, *, max_image_bytes: int = 10 * 1024 * 1024) -> Jo
     quality = _quality(req, platform)
     if quality:
         settings["quality"] = quality
-    images: list[NormalizedImage] = []
     if req.referenceImages is not None:
         mode = _choose(req.referenceImages.mode, platform.reference_modes,
                        platform.reference_modes[0], name="referenceImages.mode",
                        model=model.id)
+        settings["referenceImages"] = {"mode": mode, "count": len(req.referenceImages.images)}
+    if generators is not None:
+        try:
+            generators.for_model(model.id).check(settings)
+        except Unsupported as exc:
+            raise ValidationError(str(exc), field=exc.field) from None
+    images: list[NormalizedImage] = []
+    if req.referenceImages is not None:
         images = offload(normalize_reference_images, req.referenceImages.images,
                          max_bytes=max_image_bytes, budget=IMAGE_BUDGET,
                          what="decoding the reference images", field="referenceImages.images")
-        settings["referenceImages"] = {"mode": mode, "count": len(images)}
     if req.priority:
         settings["priority"] = req.priority
     return JobSpec(type=req.type, prompt=prompt, model=model.id,

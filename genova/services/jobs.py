@@ -23,7 +23,7 @@ def submit(rt: Runtime, *, user_id: str, request: JobCreate) -> Created:
         # must not hold one of the pool's few connections, or a burst of uploads starves
         # every other request of connections.
         db.session.close()
-    return create_job(rt, user_id=user_id, spec=build_spec(request))
+    return create_job(rt, user_id=user_id, spec=build_spec(request, generators=rt.generators))
 
 
 def get_job(*, user_id: str, job_id: str) -> Job:
