@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from genova import create_app, runtime
 from genova.config import Settings, normalize_database_url
 from genova.embedded_redis import EmbeddedRedis
+from genova.generators.config import ProviderSettings
 from genova.migrations import upgrade_database
 
 TEST_SECRET = "test-secret-key-with-enough-length-for-hs256"
@@ -142,3 +143,30 @@ def _close_sockets():
 
     while OPEN:
         OPEN.pop().close()
+
+
+# Providers' fakes answer at once: poll and back off in hundredths of a second
+FAST_PROVIDERS = {"poll_interval": 0.01, "backoff": 0.01, "retries": 3, "request_timeout": 5.0}
+
+
+@pytest.fixture
+def provider_app(tmp_path, database_url, redis_url):
+    """``provider_app(**ProviderSettings fields)`` -> an app whose generators use them."""
+    from genova.extensions import db
+
+    made = []
+
+    def make(**providers):
+        # a short lease: a lost one is noticed within a third of it
+        settings = make_settings(tmp_path, database_url, redis_url, lease_ttl=1.0,
+                                 providers=ProviderSettings(**{**FAST_PROVIDERS, **providers}))
+        app = create_app(settings)
+        clean(app)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

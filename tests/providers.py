@@ -1,6 +1,6 @@
-"""Running jobs through a real provider's code against its local fake: an app configured with
-``ProviderSettings``, a job posted over the API, claimed and generated in-process as an RQ
-worker would, with the user's events captured from Redis."""
+"""Running jobs through a real provider's code against its local fake (the app comes from
+the ``provider_app`` fixture in conftest): a job posted over the API, claimed and generated
+in-process as an RQ worker would, with the user's events captured from Redis."""
 
 from __future__ import annotations
 
@@ -8,17 +8,10 @@ import json
 import threading
 from dataclasses import dataclass
 
-import pytest
-
-from genova import create_app, runtime, tasks
+from genova import runtime, tasks
 from genova.catalog import MODELS
-from genova.extensions import db
-from genova.generators.config import ProviderSettings
 from genova.services import events, lifecycle
-from tests.conftest import clean, make_settings
 from tests.helpers import register
-
-FAST = {"poll_interval": 0.01, "backoff": 0.01, "retries": 3, "request_timeout": 5.0}
 
 
 @dataclass
@@ -37,27 +30,6 @@ class Run:
     @property
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
-
-
-@pytest.fixture
-def provider_app(tmp_path, database_url, redis_url):
-    """``provider_app(**ProviderSettings fields)`` -> an app whose generators use them."""
-    made = []
-
-    def make(**providers):
-        # a short lease: a lost one is noticed within a third of it
-        settings = make_settings(tmp_path, database_url, redis_url, lease_ttl=1.0,
-                                 providers=ProviderSettings(**{**FAST, **providers}))
-        app = create_app(settings)
-        clean(app)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def run_job(app, body: dict, *, user=None, while_running=None) -> Run:

@@ -11,11 +11,11 @@ import time
 import pytest
 from PIL import Image
 
+from genova.catalog import PLANS
 from genova.services import lifecycle
 from tests.fakes.freepik_api import FreepikFake
-from genova.catalog import PLANS
 from tests.helpers import job_body
-from tests.providers import download, provider_app, run_job  # noqa: F401 - a fixture
+from tests.providers import download, run_job
 
 KEY = "fpk-secret-test-key-0123456789"
 
