@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+import warnings
 
 import httpx
 from google import genai
@@ -48,6 +49,9 @@ try:  # google-genai 3.x talks through httpx2 (a fork of httpx), older ones thro
                                                       httpx2.TransportError)
 except ImportError:  # pragma: no cover - depends on the SDK's version
     TRANSPORT_ERRORS = (httpx.TransportError,)
+
+# Known and documented (docs/providers.md): Imagen stays callable until at least 2027.
+warnings.filterwarnings("ignore", message="The generate_images method is deprecated")
 
 VIDEO_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280)}  # Veo's default 720p
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -96,7 +100,9 @@ class GoogleProvider:
         vertex = vertex or bool(s.google_project)
         with self._lock:
             if vertex not in self._clients:
+                # Gemini image output is documented on v1beta (the SDK's default is v1)
                 options = types.HttpOptions(base_url=s.google_base_url,
+                                            api_version=None if vertex else "v1beta",
                                             timeout=int(s.request_timeout * 1000))
                 if s.google_project:
                     self._clients[vertex] = genai.Client(
@@ -206,9 +212,9 @@ class GoogleModel:
         elif request.references:
             ref = request.references[0]
             image = types.Image(image_bytes=ref, mime_type=mime_of(ref))
+        source = types.GenerateVideosSource(prompt=request.prompt, image=image)
         operation = self.provider.call(lambda: client.models.generate_videos(
-            model=self.provider_model, prompt=request.prompt, image=image, config=config),
-            request.stop)
+            model=self.provider_model, source=source, config=config), request.stop)
         started, expected = time.monotonic(), MODELS[self.model_id].default_seconds
         while not operation.done:
             pause(s.poll_interval, request.stop)
@@ -239,6 +245,8 @@ def _first_image(response) -> bytes:
     """The first image part of a ``generate_content`` response, or why there is none."""
     for candidate in response.candidates or []:
         for part in (candidate.content.parts if candidate.content else None) or []:
+            if part.thought:  # an interim sketch of a thinking model, not the answer
+                continue
             if part.inline_data and (part.inline_data.mime_type or "").startswith("image/"):
                 return part.inline_data.data
     feedback = response.prompt_feedback
