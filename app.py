@@ -27,7 +27,16 @@ from genova.workers.childproc import spawn
 
 def create_app():
     """Used by ``flask --app app``: same configuration as the server, no Redis started."""
-    return _create_app(Settings.from_env())
+    return _create_app(settings_or_exit())
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or exit with the reason (e.g. a model mapped to a provider without
+    credentials) in one line instead of a traceback."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        sys.exit(f"genova: cannot start: {exc}")
 
 
 def main() -> None:
@@ -35,10 +44,7 @@ def main() -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # SIGTERM runs the same clean shutdown as Ctrl-C, so the embedded Redis never outlives us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:  # e.g. a model mapped to a provider without credentials
-        sys.exit(f"genova: cannot start: {exc}")
+    settings = settings_or_exit()
     embedded = None
     if not settings.redis_url:
         embedded = EmbeddedRedis(settings.data_dir)

@@ -246,6 +246,12 @@ class AspectRatioInfo(BaseModel):
         None, description="Freepik: the pixel size at each quality.")
 
 
+class GeneratorInfo(BaseModel):
+    provider: str = Field(description="procedural, google or freepik.")
+    provider_model: str = Field(description="The provider's own model id.")
+    ai_model: bool
+
+
 class ModelInfo(BaseModel):
     id: str
     name: str
@@ -265,6 +271,10 @@ class ModelInfo(BaseModel):
     credit_cost: int = Field(description="Credits one job costs.")
     estimated_seconds: int = Field(description="Typical generation time before any is "
                                    "measured.")
+    generator: GeneratorInfo | None = Field(
+        None, description="Who makes this model's results on this server: the built-in "
+                          "procedural renderer (not an AI model) unless the operator "
+                          "configured a provider (GENOVA_GENERATORS).")
 
 
 class ModelList(BaseModel):

@@ -25,6 +25,20 @@ def test_lists_every_model_with_its_options(client):
     wide = next(r for r in freepik["aspect_ratios"] if r["value"] == "16:9")
     assert wide["sizes"]["2K"] == {"width": 2048, "height": 1152}
     assert all(m["credit_cost"] == 1 for m in models.values())
+    assert imagen["generator"] == {"provider": "procedural", "provider_model":
+                                   "genova-procedural", "ai_model": False}
+
+
+def test_says_which_provider_serves_each_model(provider_app):
+    app = provider_app(generators={"imagen4": "google", "freepik": "freepik"},
+                       google_api_key="k", freepik_api_key="k",
+                       provider_models={"imagen4": "imagen-4.0-ultra-generate-001"})
+    models = {m["id"]: m for m in app.test_client().get("/api/models").get_json()["models"]}
+    assert models["imagen4"]["generator"] == {
+        "provider": "google", "provider_model": "imagen-4.0-ultra-generate-001",
+        "ai_model": True}
+    assert models["freepik"]["generator"]["provider_model"] == "mystic/realism"
+    assert models["veo3_fast"]["generator"]["provider"] == "procedural"
 
 
 def test_every_listed_combination_is_accepted(client):

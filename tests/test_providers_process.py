@@ -24,14 +24,15 @@ FREEPIK_KEY = "fpk-test-freepik-secret-4242424242"
 TERMINAL = ("completed", "failed", "cancelled")
 
 
-@pytest.mark.parametrize("script", ["app.py", "worker.py"])
+@pytest.mark.parametrize("command", [["app.py"], ["worker.py"],
+                                     ["-m", "flask", "--app", "app", "providers", "check"]])
 def test_a_model_mapped_to_a_provider_without_credentials_is_refused_at_start(
-        tmp_path, script):
+        tmp_path, command):
     env = app_env(tmp_path / "data", 0,
                   GENOVA_GENERATORS="imagen4=google,freepik=freepik,*=procedural",
                   GENOVA_FREEPIK_API_KEY=FREEPIK_KEY)
-    done = subprocess.run([sys.executable, script], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "cannot start" in done.stderr
     assert "maps imagen4 to google" in done.stderr and "GENOVA_GOOGLE_API_KEY" in done.stderr

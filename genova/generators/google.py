@@ -237,7 +237,13 @@ class GoogleModel:
         if not videos or videos[0].video is None:
             raise GenerationError("Google returned no video")
         video = videos[0].video
-        data = video.video_bytes or client.files.download(file=video)
+        data = video.video_bytes
+        if not data:  # a Gemini API file to fetch; Vertex AI answers inline
+            try:
+                data = client.files.download(file=video)
+            except ValueError as exc:  # e.g. a gs:// URI on Vertex AI
+                raise GenerationError("Google returned the video only as a link Genova "
+                                      f"cannot fetch: {exc}") from None
         return GeneratedFile(data, "mp4", "video/mp4", *VIDEO_SIZES.get(ratio, (1280, 720)))
 
 

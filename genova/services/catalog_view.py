@@ -22,7 +22,7 @@ def _ratio(model: Model, value: str) -> dict:
     return entry
 
 
-def describe(model: Model) -> dict:
+def describe(model: Model, generators=None) -> dict:
     video = model.media_type == "video"
     qualities = [] if video else list(model.spec.qualities)
     return {
@@ -37,8 +37,18 @@ def describe(model: Model) -> dict:
         "default_reference_mode": model.spec.reference_modes[0],
         "max_reference_images": MAX_REFERENCE_IMAGES,
         "credit_cost": CREDIT_COST, "estimated_seconds": model.default_seconds,
+        "generator": _generator(model, generators),
     }
 
 
-def describe_models() -> list[dict]:
-    return [describe(model) for model in MODELS.values()]
+def _generator(model: Model, generators) -> dict | None:
+    """Who makes this model's results on this server (GENOVA_GENERATORS)."""
+    if generators is None:
+        return None
+    info = generators.for_model(model.id).describe()
+    return {k: info[k] for k in ("provider", "provider_model", "ai_model")}
+
+
+def describe_models(generators=None) -> list[dict]:
+    """``generators``: the server's ``Registry``, to say who serves each model."""
+    return [describe(model, generators) for model in MODELS.values()]
