@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 
 import pytest
@@ -209,3 +210,33 @@ def test_the_catalog_aspect_ratios_map_to_google_ratios():
     assert {r: aspect({"aspectRatio": r}) for r in ("landscape", "portrait", "square")} == {
         "landscape": "16:9", "portrait": "9:16", "square": "1:1"}
     assert all(aspect({"aspectRatio": r}) == f"{w}:{h}" for r, (w, h) in ASPECT_RATIOS.items())
+
+
+def test_vertex_ai_with_application_default_credentials(provider_app, fake, tmp_path,
+                                                       monkeypatch):
+    """GENOVA_GOOGLE_PROJECT: every Google model on Vertex AI in that project and location,
+    authenticated by a service account (its token from the fake's token endpoint)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    account = tmp_path / "service-account.json"
+    account.write_text(json.dumps({
+        "type": "service_account", "project_id": "genova-test", "private_key_id": "k1",
+        "private_key": pem, "client_email": "genova@genova-test.iam.gserviceaccount.com",
+        "client_id": "1", "token_uri": f"{fake.url}/token"}))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(account))
+    app = provider_app(generators={"imagen4": "google", "nano_banana_pro": "google"},
+                       google_project="genova-test", google_location="us-central1",
+                       google_base_url=fake.url)
+    for model in ("imagen4", "nano_banana_pro"):
+        run = run_job(app, body_for(model))
+        assert run.job["status"] == "completed", run.job
+        assert run.job["generator"]["api"] == "Vertex AI"
+    calls = [c for c in fake.requests if "publishers" in c.path]
+    assert [c.path.split("/publishers/")[0] for c in calls] == [
+        "/v1beta1/projects/genova-test/locations/us-central1"] * 2
+    assert all(c.headers["authorization"].startswith("Bearer ya29.fake-") for c in calls)
+    assert all("x-goog-api-key" not in c.headers for c in calls)

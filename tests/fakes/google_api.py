@@ -17,7 +17,9 @@ It serves both client modes of the SDK:
   ``GET publishers/google/models[/X]``.
 
 The API key is checked as the SDK sends it (``x-goog-api-key`` header; a ``key=`` query
-parameter is accepted too, as Google does). Errors use Google's JSON error body.
+parameter is accepted too, as Google does). Vertex AI with application-default credentials
+works too: ``POST /token`` answers a service account's grant (set the account file's
+``token_uri`` to ``{fake.url}/token``) and the bearer tokens it issued are accepted. Errors use Google's JSON error body.
 
 Scripted behaviour:
 
@@ -424,6 +426,7 @@ class GoogleFake:
         self.video_op_error: dict | None = None
         self.requests: list[RecordedRequest] = []
         self.reference_images: list[dict] = []
+        self.access_tokens: set[str] = set()  # issued by POST /token
         self.operations: dict[str, dict] = {}
         self.files: dict[str, bytes] = {}
         self.poll_count = 0
@@ -560,6 +563,11 @@ class GoogleFake:
                 fault["status"], fault["message"], details=fault["details"],
                 vertex=vertex), "application/json"
 
+        if path == "token" and req.method == "POST":  # OAuth 2.0 token endpoint
+            return 200, self._issue_token(), "application/json"
+        bearer = req.headers.get("authorization", "").removeprefix("Bearer ")
+        if vertex and bearer in self.access_tokens:  # application-default credentials
+            return self._route(req, rest, {"version": version or "", "vertex": vertex})
         key = req.headers.get("x-goog-api-key") or req.query.get("key")
         if not key:
             status, body = missing_credentials_error(vertex)
@@ -567,6 +575,14 @@ class GoogleFake:
         if key != self.api_key:
             return 400, api_key_invalid_error(vertex), "application/json"
         return self._route(req, rest, {"version": version or "", "vertex": vertex})
+
+    def _issue_token(self) -> dict:
+        """What Google's token endpoint answers a service account's JWT-bearer grant (point
+        a service-account file's ``token_uri`` at ``{fake.url}/token``)."""
+        token = f"ya29.fake-{uuid.uuid4().hex}"
+        with self._lock:
+            self.access_tokens.add(token)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": 3599}
 
     def _route(self, req: RecordedRequest, rest: str, ctx: dict) -> tuple[int, Any, str]:
         resource, _, verb = rest.partition(":")
