@@ -76,6 +76,21 @@ def with_retries(call: Callable[[], object], *, classify: Callable[[Exception], 
     raise AssertionError("unreachable")
 
 
+def retry(settings, call: Callable[[], object], *, classify, stop, provider: str):
+    """``with_retries`` with the operator's budget (``ProviderSettings``)."""
+    return with_retries(call, classify=classify, attempts=settings.retries,
+                        backoff=settings.backoff, stop=stop, provider=provider)
+
+
+class ProviderModel:
+    """One catalog model served by one of a provider's models (``provider_model``)."""
+
+    is_ai_model = True
+
+    def __init__(self, provider, model_id: str, provider_model: str):
+        self.provider, self.model_id, self.provider_model = provider, model_id, provider_model
+
+
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then

@@ -34,7 +34,7 @@ from genova.generators import (
     ProviderUnavailable,
     Unsupported,
 )
-from genova.generators.calls import RETRY_STATUS, Transient, pause, with_retries
+from genova.generators.calls import RETRY_STATUS, ProviderModel, Transient, pause, retry
 from genova.generators.config import ProviderSettings
 
 ASPECTS = {"1:1": "square_1_1", "4:3": "classic_4_3", "3:4": "traditional_3_4",
@@ -124,10 +124,8 @@ class FreepikProvider:
                 raise Status(response.status_code, _message(response), _retry_after(response))
             return response.json()
 
-        s = self.settings
-        return with_retries(once, classify=classify_create if creates else classify,
-                            attempts=s.retries, backoff=s.backoff, stop=stop,
-                            provider="Freepik")
+        return retry(self.settings, once, classify=classify_create if creates else classify,
+                     stop=stop, provider="Freepik")
 
     def download(self, url: str, stop) -> bytes:
         """A generated image (a CDN URL: no key sent, no redirects, bounded size)."""
@@ -143,17 +141,11 @@ class FreepikProvider:
                         raise GenerationError("Freepik's image is larger than Genova accepts")
                 return bytes(data)
 
-        s = self.settings
-        return with_retries(once, classify=classify, attempts=s.retries, backoff=s.backoff,
-                            stop=stop, provider="Freepik")
+        return retry(self.settings, once, classify=classify, stop=stop, provider="Freepik")
 
 
-class FreepikModel:
+class FreepikModel(ProviderModel):
     name = "freepik"
-    is_ai_model = True
-
-    def __init__(self, provider: FreepikProvider, model_id: str, provider_model: str):
-        self.provider, self.model_id, self.provider_model = provider, model_id, provider_model
 
     def describe(self) -> dict:
         return {"generator": f"freepik/mystic-{self.provider_model}", "provider": "freepik",

@@ -39,7 +39,7 @@ from genova.generators import (
     ProviderUnavailable,
     Unsupported,
 )
-from genova.generators.calls import RETRY_STATUS, Transient, pause, with_retries
+from genova.generators.calls import RETRY_STATUS, ProviderModel, Transient, pause, retry
 from genova.generators.config import ProviderSettings
 
 try:  # google-genai 3.x talks through httpx2 (a fork of httpx), older ones through httpx
@@ -114,19 +114,16 @@ class GoogleProvider:
             return self._clients[vertex]
 
     def call(self, fn, stop):
-        s = self.settings
-        return with_retries(fn, classify=classify, attempts=s.retries, backoff=s.backoff,
-                            stop=stop, provider="Google")
+        return retry(self.settings, fn, classify=classify, stop=stop, provider="Google")
 
 
-class GoogleModel:
+class GoogleModel(ProviderModel):
     """One catalog model served by one Google model id."""
 
     name = "google"
-    is_ai_model = True
 
     def __init__(self, provider: GoogleProvider, model_id: str, provider_model: str):
-        self.provider, self.model_id, self.provider_model = provider, model_id, provider_model
+        super().__init__(provider, model_id, provider_model)
         self.kind = ("gemini" if provider_model.startswith("gemini")
                      else "veo" if provider_model.startswith("veo") else "imagen")
         self.max_references = {"gemini": 4, "imagen": 0,

@@ -54,6 +54,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.server import LocalServer
+
 KEY_HEADERS = ("x-freepik-api-key", "x-magnific-api-key")
 
 RESOLUTIONS = ("1k", "2k", "4k")
@@ -129,7 +131,7 @@ def _input_list(values) -> str:
     return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
 
 
-class FreepikFake:
+class FreepikFake(LocalServer):
     """Fake Mystic API on 127.0.0.1 (port 0) in a daemon thread. See the module docstring."""
 
     def __init__(self, api_key: str = "test-freepik-key", *, polls_to_finish: int = 2,
@@ -164,31 +166,10 @@ class FreepikFake:
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FreepikFake:
-        if self._httpd is not None:
-            return self
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name="FreepikFake")
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd = None
+        super().stop()
         for t in list(self._webhook_threads):
             t.join(timeout=2)
-
-    def __enter__(self) -> FreepikFake:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Forget recorded requests, tasks, files and queued faults (settings stay)."""

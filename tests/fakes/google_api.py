@@ -19,7 +19,8 @@ It serves both client modes of the SDK:
 The API key is checked as the SDK sends it (``x-goog-api-key`` header; a ``key=`` query
 parameter is accepted too, as Google does). Vertex AI with application-default credentials
 works too: ``POST /token`` answers a service account's grant (set the account file's
-``token_uri`` to ``{fake.url}/token``) and the bearer tokens it issued are accepted. Errors use Google's JSON error body.
+``token_uri`` to ``{fake.url}/token``) and the bearer tokens it issued are accepted.
+Errors use Google's JSON error body.
 
 Scripted behaviour:
 
@@ -59,6 +60,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LocalServer
 
 # ---------------------------------------------------------------------------------------
 # Google error bodies
@@ -415,7 +418,7 @@ FAKE_PROJECT_NUMBER = "123456789012"
 FAKE_LOCATION = "us-central1"
 
 
-class GoogleFake:
+class GoogleFake(LocalServer):
     """See the module docstring. ``with GoogleFake(api_key=K) as fake: fake.url``."""
 
     def __init__(self, api_key: str = "test-google-key", video_polls: int = 2):
@@ -436,32 +439,6 @@ class GoogleFake:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
-
-    # -- lifecycle ----------------------------------------------------------------------
-
-    def start(self) -> GoogleFake:
-        if self._httpd is not None:
-            return self
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        name="GoogleFake", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd = None
-
-    def __enter__(self) -> GoogleFake:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # -- scripting ----------------------------------------------------------------------
 
