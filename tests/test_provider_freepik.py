@@ -152,3 +152,12 @@ def test_a_lost_lease_stops_polling_and_records_nothing(app, fake):
     polls = fake.task_get_count
     time.sleep(0.2)
     assert fake.task_get_count == polls
+
+
+def test_a_flow_model_served_by_mystic_maps_its_ratios(provider_app, fake):
+    app = provider_app(generators={"imagen4": "freepik"}, freepik_api_key=KEY,
+                       freepik_base_url=fake.url, provider_models={"imagen4": "fluid"})
+    run = run_job(app, job_body(model="imagen4", aspectRatio="portrait"))
+    assert run.job["status"] == "completed"
+    sent = fake.calls("/v1/ai/mystic", "POST")[0].json
+    assert (sent["aspect_ratio"], sent["model"]) == ("social_story_9_16", "fluid")

@@ -240,3 +240,16 @@ def test_vertex_ai_with_application_default_credentials(provider_app, fake, tmp_
         "/v1beta1/projects/genova-test/locations/us-central1"] * 2
     assert all(c.headers["authorization"].startswith("Bearer ya29.fake-") for c in calls)
     assert all("x-goog-api-key" not in c.headers for c in calls)
+
+
+def test_a_ratio_the_google_model_lacks_is_refused_at_creation(provider_app, fake):
+    """The Freepik model mapped to Imagen: 3:2 is not one of Imagen's ratios."""
+    app = provider_app(generators={"freepik": "google"}, google_api_key=KEY,
+                       google_base_url=fake.url,
+                       provider_models={"freepik": "imagen-4.0-generate-001"})
+    run = run_job(app, job_body(model="freepik", aspectRatio="3:2"))
+    assert run.created["status_code"] == 400
+    assert "aspectRatio '3:2' is not available on Google imagen-4.0-generate-001" in (
+        run.created["details"])
+    assert run_job(app, job_body(model="freepik", aspectRatio="4:3")).job["status"] == (
+        "completed")

@@ -114,3 +114,32 @@ def test_providers_check_reports_a_refused_key_without_writing_it(tmp_path, fake
     assert rows["freepik"].split()[1] == "freepik" and "ok:" in rows["freepik"]
     assert "ok:" in rows["veo3_fast"] and "procedural" in rows["veo3_fast"]
     assert "AIzaSy-wrong-key-777" not in done.stdout + done.stderr
+
+
+def test_a_worker_killed_while_polling_a_provider_is_recovered_by_its_lease(tmp_path, fakes):
+    """The lease rules cover provider jobs: a worker SIGKILLed in the middle of polling Veo
+    loses the job when its lease expires; it goes back in line and a restarted worker makes
+    it (with a second provider call)."""
+    import os
+    import signal
+
+    import psutil
+
+    google, freepik = fakes
+    google.video_polls = 10_000  # the first worker never sees it finish
+    env = {**provider_env(google, freepik), "GENOVA_LEASE_TTL": "2",
+           "GENOVA_SWEEP_INTERVAL": "1"}
+    with live_app(tmp_path, workers=1, **env) as app:
+        user = app.user(plan="business")
+        created = requests.post(f"{app.url}/api/jobs", headers={"X-API-Key": user.key},
+                                json={"type": "video", "prompt": "waves", "model": "veo2_fast"},
+                                timeout=10).json()
+        wait_until(lambda: google.poll_count >= 2, 30, lambda: "the worker never polled")
+        (worker,) = [p for p in psutil.Process(app.process.proc.pid).children(recursive=True)
+                     if "genova.workers.process" in " ".join(p.cmdline())
+                     and "--maintenance" not in p.cmdline()]
+        os.kill(worker.pid, signal.SIGKILL)
+        google.video_polls = 1  # the next operation is done at its first poll
+        job = _wait(app, user, created["jobId"])
+    assert job["status"] == "completed", job
+    assert len(google.calls(":predictLongRunning")) == 2

@@ -24,7 +24,7 @@ import time
 import httpx
 from PIL import Image
 
-from genova.catalog import MODELS
+from genova.catalog import ASPECT_RATIOS, MODELS
 from genova.generators import (
     ContentRefused,
     GeneratedFile,
@@ -37,9 +37,10 @@ from genova.generators import (
 from genova.generators.calls import RETRY_STATUS, ProviderModel, Transient, pause, retry
 from genova.generators.config import ProviderSettings
 
-ASPECTS = {"1:1": "square_1_1", "4:3": "classic_4_3", "3:4": "traditional_3_4",
-           "16:9": "widescreen_16_9", "9:16": "social_story_9_16", "3:2": "standard_3_2",
-           "2:3": "portrait_2_3"}
+# Mystic's aspect ratios by width:height, so Flow's landscape/portrait/square map too
+ASPECTS = {(1, 1): "square_1_1", (4, 3): "classic_4_3", (3, 4): "traditional_3_4",
+           (16, 9): "widescreen_16_9", (9, 16): "social_story_9_16", (3, 2): "standard_3_2",
+           (2, 3): "portrait_2_3"}
 RESOLUTIONS = {"1K": "1k", "2K": "2k"}
 SUPPORTED_MODES = ("style", "camera", "color")
 MAX_DOWNLOAD = 64 * 1024 * 1024
@@ -159,7 +160,7 @@ class FreepikModel(ProviderModel):
                 f"referenceImages.mode {mode!r} has no Freepik Mystic equivalent for an "
                 f"uploaded image; use one of {', '.join(SUPPORTED_MODES)}",
                 field="referenceImages.mode")
-        if settings["aspectRatio"] not in ASPECTS:
+        if ASPECT_RATIOS[settings["aspectRatio"]] not in ASPECTS:
             raise Unsupported(f"aspectRatio {settings['aspectRatio']!r} is not available on "
                               "Freepik Mystic", field="aspectRatio")
 
@@ -180,7 +181,8 @@ class FreepikModel(ProviderModel):
 
     def body(self, request: GenerationRequest) -> dict:
         settings = request.settings
-        body = {"prompt": request.prompt, "aspect_ratio": ASPECTS[settings["aspectRatio"]],
+        body = {"prompt": request.prompt,
+                "aspect_ratio": ASPECTS[ASPECT_RATIOS[settings["aspectRatio"]]],
                 "resolution": RESOLUTIONS.get(settings.get("quality") or "1K", "1k"),
                 "model": self.provider_model, "filter_nsfw": True}
         refs, mode = request.references, request.reference_mode

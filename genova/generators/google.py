@@ -54,6 +54,9 @@ except ImportError:  # pragma: no cover - depends on the SDK's version
 warnings.filterwarnings("ignore", message="The generate_images method is deprecated")
 
 VIDEO_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280)}  # Veo's default 720p
+# What each kind of call accepts (Gemini image models also take 2:3, 3:2, 21:9 ...)
+RATIOS = {"imagen": ("1:1", "3:4", "4:3", "9:16", "16:9"), "veo": ("16:9", "9:16"),
+          "gemini": ("1:1", "2:3", "3:2", "3:4", "4:3", "9:16", "16:9")}
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
@@ -137,6 +140,10 @@ class GoogleModel(ProviderModel):
                 "provider_model": self.provider_model, "api": api, "ai_model": True}
 
     def check(self, settings: dict) -> None:
+        if aspect(settings) not in RATIOS[self.kind]:
+            raise Unsupported(f"aspectRatio {settings['aspectRatio']!r} is not available on "
+                              f"Google {self.provider_model}; use one of "
+                              f"{', '.join(RATIOS[self.kind])}", field="aspectRatio")
         refs = (settings.get("referenceImages") or {}).get("count", 0)
         if refs > self.max_references:
             what = ("takes no reference images; nano_banana_pro and nano_banana2 do"
