@@ -134,6 +134,8 @@ def test_models_come_from_the_server(live):
     assert models["freepik"].qualities == ["1K", "2K"]
     assert models["veo2_fast"].type == "video" and models["veo2_fast"].max_count == 1
     assert models["imagen4"].aspect_values == ["landscape", "portrait", "square"]
+    assert models["imagen4"].ai_model is False  # this server runs the procedural renderer
+    assert models["imagen4"].generator["provider"] == "procedural"
 
 
 def test_profile_update_and_stats(live):

@@ -119,7 +119,14 @@ class ModelInfo(_Record):
     max_reference_images: int = 4
     credit_cost: int = 1
     estimated_seconds: int | None = None
+    # Who makes the results on this server: {"provider", "provider_model", "ai_model"}
+    generator: dict | None = None
     raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def ai_model(self) -> bool | None:
+        """False for the built-in procedural renderer (placeholders); None if not said."""
+        return (self.generator or {}).get("ai_model")
 
     @property
     def aspect_values(self) -> list[str]:

@@ -79,17 +79,22 @@ def build_spec(req: JobCreate, *, max_image_bytes: int = 10 * 1024 * 1024,
                        model=model.id)
         settings["referenceImages"] = {"mode": mode, "count": len(req.referenceImages.images)}
     if generators is not None:
-        try:
-            generators.for_model(model.id).check(settings)
-        except Unsupported as exc:
-            raise ValidationError(str(exc), field=exc.field) from None
-    images: list[NormalizedImage] = []
-    if req.referenceImages is not None:
-        images = offload(normalize_reference_images, req.referenceImages.images,
-                         max_bytes=max_image_bytes, budget=IMAGE_BUDGET,
-                         what="decoding the reference images", field="referenceImages.images")
+        _check_generator(generators, model.id, settings)
+    images = [] if req.referenceImages is None else offload(
+        normalize_reference_images, req.referenceImages.images, max_bytes=max_image_bytes,
+        budget=IMAGE_BUDGET, what="decoding the reference images",
+        field="referenceImages.images")
     if req.priority:
         settings["priority"] = req.priority
     return JobSpec(type=req.type, prompt=prompt, model=model.id,
                    platform=model.platform, priority=req.priority,
                    settings=settings, images=images)
+
+
+def _check_generator(generators, model_id: str, settings: dict) -> None:
+    """What the model's generator cannot do here (e.g. Imagen and reference images) is a 400
+    now, before any credit is taken."""
+    try:
+        generators.for_model(model_id).check(settings)
+    except Unsupported as exc:
+        raise ValidationError(str(exc), field=exc.field) from None
