@@ -13,14 +13,17 @@ comes from ``random.Random`` seeded with a SHA-256 of those inputs; no clock, no
 from __future__ import annotations
 
 import colorsys
+import functools
 import hashlib
 import io
 import json
 import math
 import random
+import struct
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
-from PIL.PngImagePlugin import PngInfo
+from zlib_ng import zlib_ng
 
 from genova.catalog import ASPECT_RATIOS, MODELS, VIDEO_ASPECT_RATIOS
 from genova.generators import GeneratedFile, GenerationRequest, ProgressFn, video
@@ -122,11 +125,13 @@ def reference_palette(refs: list[Image.Image]) -> list[Rgb]:
                   key=_luminance)
 
 
+_RAMP = Image.linear_gradient("L").resize((256, 256), Image.Resampling.BILINEAR)
+
+
 def _background(size: Size, palette: list[Rgb], rng: random.Random) -> Image.Image:
     """A rotated three-stop gradient with soft glows, drawn small and scaled up."""
     small = (max(8, size[0] // 8), max(8, size[1] // 8))
-    ramp = Image.linear_gradient("L").resize((512, 512), Image.Resampling.BILINEAR)
-    ramp = ramp.rotate(rng.uniform(0, 360), Image.Resampling.BILINEAR).crop((128, 128, 384, 384))
+    ramp = _RAMP.rotate(rng.uniform(0, 360), Image.Resampling.BILINEAR).crop((64, 64, 192, 192))
     ramp = ramp.resize(small, Image.Resampling.BILINEAR)
     bg = ImageOps.colorize(ramp, black=palette[0], white=palette[3], mid=palette[1])
     draw = ImageDraw.Draw(bg, "RGBA")
@@ -137,7 +142,11 @@ def _background(size: Size, palette: list[Rgb], rng: random.Random) -> Image.Ima
         fill = (*rng.choice(palette), rng.randint(90, 170))
         draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
     bg = bg.filter(ImageFilter.GaussianBlur(unit / 12))
-    return bg.resize(size, Image.Resampling.BICUBIC)
+    # Bilinear to half size, then pixel doubling: on a blurred backdrop neighbours differ by a
+    # level or two, so the 2x2 blocks do not show, and it costs a third of a full resize.
+    half = bg.resize(((size[0] + 1) // 2, (size[1] + 1) // 2), Image.Resampling.BILINEAR)
+    return half.resize((half.width * 2, half.height * 2), Image.Resampling.NEAREST).crop(
+        (0, 0, *size))
 
 
 def _shapes(canvas: Image.Image, palette: list[Rgb], rng: random.Random) -> None:
@@ -205,11 +214,15 @@ def _fit(text: str, font: ImageFont.FreeTypeFont, width: float, more: bool = Fal
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap, measuring each word once (a line's width is its words' widths plus
+    spaces; kerning across a space is negligible at caption sizes)."""
     words, lines = text.split(), []
+    space = font.getlength(" ")
+    measured = [font.getlength(word) for word in words[:200]]  # more never fits 3 lines
     while words and len(lines) < max_lines:
-        line = words.pop(0)
-        while words and font.getlength(f"{line} {words[0]}") <= width:
-            line = f"{line} {words.pop(0)}"
+        line, used = words.pop(0), measured.pop(0)
+        while words and used + space + measured[0] <= width:
+            line, used = f"{line} {words.pop(0)}", used + space + measured.pop(0)
         lines.append(_fit(line, font, width))
     if words and lines:
         lines[-1] = _fit(lines[-1], font, width, more=True)
@@ -234,12 +247,22 @@ def caption_layers(size: Size, prompt: str) -> list[tuple[Image.Image, tuple[int
     """The prompt (bottom centre) and the not-an-AI-model label (top left), with positions."""
     w, h = size
     unit, margin = min(w, h), round(min(w, h) * 0.03)
-    font = ImageFont.load_default(size=max(14, unit // 22))
-    small = ImageFont.load_default(size=max(11, unit // 48))
+    font = _font(max(14, unit // 22))
     caption = _panel(_wrap(prompt, font, w * 0.86, 3), font, w - 2 * margin)
-    label = _panel([LABEL], small, w - 2 * margin)
     return [(caption, ((w - caption.width) // 2, h - caption.height - margin)),
-            (label, (margin, margin))]
+            (_label(size), (margin, margin))]
+
+
+@functools.lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+@functools.lru_cache(maxsize=32)
+def _label(size: Size) -> Image.Image:
+    """The not-an-AI-model label: the same for every image of a size (never modified)."""
+    w, h = size
+    return _panel([LABEL], _font(max(11, min(w, h) // 48)), w - 2 * round(min(w, h) * 0.03))
 
 
 def render_image(size: Size, prompt: str, palette: list[Rgb], refs: list[Image.Image],
@@ -253,12 +276,28 @@ def render_image(size: Size, prompt: str, palette: list[Rgb], refs: list[Image.I
     return canvas
 
 
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + tag + data
+            + struct.pack(">I", zlib_ng.crc32(tag + data) & 0xFFFFFFFF))
+
+
 def encode_png(image: Image.Image) -> bytes:
-    info = PngInfo()
-    info.add_text("Software", SOFTWARE)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1, pnginfo=info)
-    return buf.getvalue()
+    """An 8-bit RGB PNG with a ``Software`` text chunk, about 6x faster than Pillow's
+    encoder at the same size: every row uses PNG's "Up" filter (computed at once with
+    numpy; the smooth placeholder compresses well with it) and zlib-ng deflates at level 1.
+    """
+    pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    height, width, _ = pixels.shape
+    rows = np.empty((height, width * 3 + 1), dtype=np.uint8)
+    rows[:, 0] = 2  # filter type Up: each byte minus the byte above it
+    rows[0, 1:] = pixels[0].reshape(-1)
+    np.subtract(pixels[1:].reshape(height - 1, -1), pixels[:-1].reshape(height - 1, -1),
+                out=rows[1:, 1:])
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"".join((b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
+                     _png_chunk(b"tEXt", b"Software\x00" + SOFTWARE.encode("latin-1")),
+                     _png_chunk(b"IDAT", zlib_ng.compress(rows.tobytes(), 1)),
+                     _png_chunk(b"IEND", b"")))
 
 
 def render_video(size: Size, prompt: str, palette: list[Rgb], refs: list[Image.Image],
