@@ -163,7 +163,7 @@ def test_one_failing_socket_does_not_stop_the_position_refresh_of_the_others(app
     class Broken:
         user_id = "broken"
 
-        def refresh_positions(self, rt):
+        def watched(self, platforms):
             raise RuntimeError("this socket's state is bad")
 
     gone, watching = (UserSession(None, owner["user"]["id"]) for _ in range(2))
@@ -171,8 +171,43 @@ def test_one_failing_socket_does_not_stop_the_position_refresh_of_the_others(app
     watching.queued = {job_id: [None, None]}  # never sent a position yet
     hub = Hub(app)
     hub.users = {"broken": {Broken()}, owner["user"]["id"]: {gone, watching}}
+    hub.moved = {"flow"}  # what the queue's pub/sub messages record
     hub.refresh_round()
     assert gone.queued == {} and gone.outbox.empty()
     sent = json.loads(watching.outbox.get_nowait())
     assert sent["type"] == "job_queued" and sent["jobId"] == job_id
     assert sent["queuePosition"] >= 1
+
+
+def test_the_batched_refresh_sends_every_watcher_its_true_position(app, client):
+    """Many sockets, one round trip: after jobs ahead leave the queue, each socket gets the
+    position the job manager itself gives, and only for jobs on platforms that moved."""
+    from genova import runtime
+    from genova.realtime.hub import Hub
+    from genova.realtime.user import UserSession
+
+    owners = [register_in_process(client, plan="business") for _ in range(3)]
+    jobs = {o["user"]["id"]: [client.post("/api/jobs", json={"type": "image", "prompt": f"j{i}"},
+                                          headers=o["headers"]).get_json()["jobId"]
+                              for i in range(4)] for o in owners}
+    freepik = client.post("/api/jobs", headers=owners[0]["headers"], json={
+        "type": "image", "prompt": "elsewhere", "model": "freepik"}).get_json()["jobId"]
+    hub, sessions = Hub(app), {}
+    for user_id, ids in jobs.items():
+        session = sessions[user_id] = UserSession(None, user_id)
+        session.queued = {job_id: ["imagen4", 999] for job_id in ids}
+        hub.users[user_id] = {session}
+    sessions[owners[0]["user"]["id"]].queued[freepik] = ["freepik", 999]
+    first = jobs[owners[0]["user"]["id"]][0]
+    assert client.delete(f"/api/jobs/{first}", headers=owners[0]["headers"]).status_code == 200
+    sessions[owners[0]["user"]["id"]].queued.pop(first)
+    hub.moved = {"flow"}
+    hub.refresh_round()
+    rt = runtime.of(app)
+    for user_id, session in sessions.items():
+        sent = {}
+        while not session.outbox.empty():
+            message = json.loads(session.outbox.get_nowait())
+            sent[message["jobId"]] = message["queuePosition"]
+        assert sent == {j: rt.manager.position(j) for j in jobs[user_id] if j != first}
+        assert freepik not in sent  # its platform did not move

@@ -48,6 +48,7 @@ class Hub:
         self.started = False
         self.subscribed = threading.Event()
         self.refresh_needed = threading.Event()
+        self.moved: set[str] = set()  # platforms whose queue changed since the last refresh
 
     def _runtime(self):
         return runtime.of(self.app)
@@ -142,13 +143,14 @@ class Hub:
 
     def _on_queue(self, data: str) -> None:
         kind, _, rest = data.partition("|")
+        platform, _, user_id = rest.partition("|")
         if kind == "ready":
-            platform, _, user_id = rest.partition("|")
             with self.lock:
                 targets = [w for w in self.waiters if w.wants(platform, user_id)]
             for waiter in targets:
                 waiter.poke()
         with self.lock:
+            self.moved.add(platform)
             if self.users:
                 self.refresh_needed.set()
 
@@ -170,17 +172,31 @@ class Hub:
             time.sleep(REFRESH_EVERY)
 
     def refresh_round(self) -> None:
-        """One pass over this process's user sockets. Each gets its own app context (and so
-        its own database session), and one that fails is skipped, not every one after it."""
+        """One pass over the jobs this process's user sockets follow on the platforms whose
+        queue moved: their places in one Redis round trip per 500, whatever the queue's
+        depth, and ``job_queued`` to the sockets whose jobs moved. A session that fails is
+        skipped, not every one after it."""
         with self.lock:
             sessions = [s for group in self.users.values() for s in group]
-        for session in sessions:
-            try:
-                with self.app.app_context():
-                    session.refresh_positions(self._runtime())
-            except Exception as exc:  # noqa: BLE001 - keep the refresher alive
-                log.warning("queue position refresh failed for user %s: %s",
-                            getattr(session, "user_id", "?"), exc)
+            moved, self.moved = self.moved, set()
+        watched: list[tuple[object, str, str]] = []
+        with self.app.app_context():
+            for session in sessions:
+                try:
+                    watched += [(session, job_id, model)
+                                for job_id, model in session.watched(moved)]
+                except Exception as exc:  # noqa: BLE001 - keep the refresher alive
+                    log.warning("queue position refresh failed for user %s: %s",
+                                getattr(session, "user_id", "?"), exc)
+        if not watched:
+            return
+        try:
+            places = self._runtime().manager.placements([(j, m) for _, j, m in watched])
+        except redis.RedisError as exc:
+            log.warning("queue position refresh failed: %s", exc)
+            return
+        for (session, job_id, _), place in zip(watched, places, strict=True):
+            session.placed(job_id, *place)
 
 
 def hub_for(app) -> Hub:

@@ -11,6 +11,7 @@ import time
 from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 
+from genova.catalog import MODELS
 from genova.extensions import db, session_scope
 from genova.models import Job, JobStatus
 from genova.realtime.hub import Full
@@ -78,20 +79,35 @@ class UserSession:
 
     def refresh_positions(self, rt) -> None:
         """Send ``job_queued`` for each queued job whose position changed since last sent."""
+        watched = self.watched(None)
+        for (job_id, _), placed in zip(watched, rt.manager.placements(watched), strict=True):
+            self.placed(job_id, *placed)
+
+    def watched(self, platforms: set[str] | None) -> list[tuple[str, str]]:
+        """(job id, model) of the queued jobs this socket follows, on ``platforms`` (None:
+        all). A job whose model is not known yet (queued before the socket heard of it) is
+        looked up once."""
+        out = []
         for job_id, entry in list(self.queued.items()):
-            model, last = entry
-            if model is None:
+            if entry[0] is None:
                 job = db.session.get(Job, job_id)
                 if job is None:  # deleted meanwhile (an undone creation): nothing to follow
-                    del self.queued[job_id]
+                    self.queued.pop(job_id, None)
                     continue
-                model = entry[0] = job.model
-            position, eta = rt.manager.placement(job_id, model)
-            if position is None or position == last:
-                continue
-            entry[1] = position
-            self.send(events.job_queued(job_id=job_id, queue_position=position,
-                                        estimated_time=eta, model=model))
+                entry[0] = job.model
+            if entry[0] in MODELS and (platforms is None
+                                       or MODELS[entry[0]].platform in platforms):
+                out.append((job_id, entry[0]))
+        return out
+
+    def placed(self, job_id: str, position: int | None, eta: int | None) -> None:
+        """A watched job's current place: sent if it moved."""
+        entry = self.queued.get(job_id)
+        if entry is None or position is None or position == entry[1]:
+            return
+        entry[1] = position
+        self.send(events.job_queued(job_id=job_id, queue_position=position,
+                                    estimated_time=eta, model=entry[0]))
 
     def run(self, rt, hub) -> None:
         self.send(events.user_welcome(user_id=self.user_id))  # first in the outbox

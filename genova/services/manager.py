@@ -60,6 +60,7 @@ class JobManager:
         self._submit = self._script(lua.SUBMIT)
         self._position = self._script(lua.POSITION)
         self._placement = self._script(lua.PLACEMENT)
+        self._placements = self._script(lua.PLACEMENTS)
         self._estimate = self._script(lua.ESTIMATE)
         self._record = self._script(lua.RECORD)
         self._claim = self._script(lua.CLAIM)
@@ -99,6 +100,18 @@ class JobManager:
         """A queued job's position and estimated seconds (None, None when not queued)."""
         pos, eta = self._placement(args=[job_id, *_estimate_args(model)])
         return (int(pos), int(eta)) if pos else (None, None)
+
+    def placements(self, jobs: list[tuple[str, str]], *, batch: int = 500
+                   ) -> list[tuple[int | None, int | None]]:
+        """``placement`` for many (job id, model) pairs, ``batch`` per round trip."""
+        out: list[tuple[int | None, int | None]] = []
+        for start in range(0, len(jobs), batch):
+            args = [a for job_id, model in jobs[start:start + batch]
+                    for a in (job_id, *_estimate_args(model))]
+            flat = self._placements(args=args)
+            out += [(int(pos), int(eta)) if pos else (None, None)
+                    for pos, eta in zip(flat[::2], flat[1::2], strict=True)]
+        return out
 
     def position(self, job_id: str) -> int | None:
         pos = self._position(args=[job_id])

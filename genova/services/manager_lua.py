@@ -187,6 +187,19 @@ PLACEMENT = PREAMBLE + """
 return placement(ARGV[1], 2)
 """
 
+# ARGV: groups of six (job, model, own default, platform default, now ms, freshness ms), one
+# per job -> {position, estimate, ...} (false, false for a job no longer queued). The live
+# positions of every watched job in one round trip.
+PLACEMENTS = PREAMBLE + """
+local out = {}
+for i = 1, #ARGV, 6 do
+  local placed = placement(ARGV[i], i + 1)
+  out[#out + 1] = placed[1]
+  out[#out + 1] = placed[2]
+end
+return out
+"""
+
 # ARGV: model, platform, position, then the estimate arguments -> seconds
 ESTIMATE = PREAMBLE + """
 return estimate(tonumber(ARGV[3]), ARGV[2], 4)
