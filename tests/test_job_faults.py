@@ -77,20 +77,38 @@ def test_a_generator_error_names_no_address_or_path(app, client, monkeypatch):
     assert message.startswith("generation failed: upstream <server> refused <path>")
 
 
-def test_a_stopping_worker_hands_back_what_it_claimed_but_never_started(app, client):
-    """A worker SIGTERMed right after a claim used to keep the job on its private queue
-    until the lease expired, and the lost claim counted as one of the job's two attempts."""
+def test_a_claim_goes_straight_to_rqs_executor(app, client):
+    """A claimed job is handed to RQ as its dequeue would (saved, never pushed onto the
+    private queue and popped back), so no claimed job waits where a stopping worker could
+    strand it; RQ still runs and records it."""
     user = register(client, plan="business")
     job_id = client.post("/api/jobs", json=job_body(),
                          headers=user["headers"]).get_json()["jobId"]
     with app.app_context():
         worker = GenovaWorker(runtime.of(app), platforms=["flow"], maintenance=False)
-        assert worker._claim_into_rq()  # claimed and waiting on its private RQ queue
-        assert client.get(f"/api/jobs/{job_id}",
-                          headers=user["headers"]).get_json()["status"] == "processing"
-        worker.hand_back_unstarted()  # what its graceful stop does
-        assert worker.private.count == 0
+        rq_job, queue = worker._claim()
+        assert queue is worker.private and worker.private.count == 0
+        assert rq_job.args[0] == job_id and rq_job.origin == worker.private.name
+        worker.execute_job(rq_job, queue)
+        assert rq_job.get_status(refresh=True) == "finished"
+    job = client.get(f"/api/jobs/{job_id}", headers=user["headers"]).get_json()
+    assert job["status"] == "completed"
+
+
+def test_a_claim_rq_cannot_record_goes_back_in_line(app, client, monkeypatch):
+    user = register(client, plan="business")
+    job_id = client.post("/api/jobs", json=job_body(),
+                         headers=user["headers"]).get_json()["jobId"]
+
+    def refuse(self, *args, **kwargs):
+        raise redis.ConnectionError("Redis went away")
+
+    with app.app_context():
+        worker = GenovaWorker(runtime.of(app), platforms=["flow"], maintenance=False)
+        monkeypatch.setattr("rq.job.Job.save", refuse)
+        with pytest.raises(redis.ConnectionError):
+            worker._claim()
         db.session.expire_all()
-        assert db.session.get(Job, job_id).attempts == 0
+        assert db.session.get(Job, job_id).attempts == 0  # the attempt does not count
     job = client.get(f"/api/jobs/{job_id}", headers=user["headers"]).get_json()
     assert job["status"] == "queued" and job["queue_position"] == 1

@@ -211,3 +211,23 @@ def test_the_batched_refresh_sends_every_watcher_its_true_position(app, client):
             sent[message["jobId"]] = message["queuePosition"]
         assert sent == {j: rt.manager.position(j) for j in jobs[user_id] if j != first}
         assert freepik not in sent  # its platform did not move
+
+
+def test_position_updates_wait_for_a_socket_that_is_behind_instead_of_closing_it(app):
+    """A user following thousands of queued jobs: one claim moves all of them, and sending
+    every new position at once used to overflow the outbox and close the socket (4429)."""
+    from genova.realtime.user import UserSession
+
+    closed = []
+    session = UserSession(None, "u")
+    session.close = lambda code, reason: closed.append(code)
+    session.queued = {f"job{i}": ["imagen4", 10_000] for i in range(3 * session.OUTBOX)}
+    for i in range(3 * session.OUTBOX):
+        session.placed(f"job{i}", i + 1, 30)
+    assert closed == [] and session.outbox.qsize() == session.OUTBOX // 2
+    held = [j for j, (_, last) in session.queued.items() if last == 10_000]
+    assert len(held) == 3 * session.OUTBOX - session.OUTBOX // 2  # sent in later rounds
+    while not session.outbox.empty():
+        session.outbox.get_nowait()
+    session.placed(held[0], 7, 30)
+    assert json.loads(session.outbox.get_nowait())["queuePosition"] == 7

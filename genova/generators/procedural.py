@@ -145,8 +145,8 @@ def _background(size: Size, palette: list[Rgb], rng: random.Random) -> Image.Ima
     # Bilinear to half size, then pixel doubling: on a blurred backdrop neighbours differ by a
     # level or two, so the 2x2 blocks do not show, and it costs a third of a full resize.
     half = bg.resize(((size[0] + 1) // 2, (size[1] + 1) // 2), Image.Resampling.BILINEAR)
-    return half.resize((half.width * 2, half.height * 2), Image.Resampling.NEAREST).crop(
-        (0, 0, *size))
+    full = half.resize((half.width * 2, half.height * 2), Image.Resampling.NEAREST)
+    return full if full.size == size else full.crop((0, 0, *size))
 
 
 def _shapes(canvas: Image.Image, palette: list[Rgb], rng: random.Random) -> None:

@@ -101,9 +101,14 @@ class UserSession:
         return out
 
     def placed(self, job_id: str, position: int | None, eta: int | None) -> None:
-        """A watched job's current place: sent if it moved."""
+        """A watched job's current place: sent if it moved. Positions are the one kind of
+        message that may wait: while the socket is half its outbox behind (a user
+        following thousands of queued jobs), they are held back for a later round rather
+        than pushing it over the limit that closes it."""
         entry = self.queued.get(job_id)
         if entry is None or position is None or position == entry[1]:
+            return
+        if self.outbox.qsize() >= self.OUTBOX // 2:
             return
         entry[1] = position
         self.send(events.job_queued(job_id=job_id, queue_position=position,

@@ -1,10 +1,12 @@
 """RQ workers that take their generation work from the job manager.
 
 RQ is the real execution queue: every generation runs as an RQ job (timeouts, the failed
-job registry, result TTLs), and so does maintenance. What RQ does not decide is *which*
-job runs next: an idle worker first claims one from the job manager (priority order,
-per-user slots, atomic across processes), then enqueues it on its own private RQ queue and
-runs it at once. A job therefore enters RQ only when a worker is free for it.
+job registry, started and finished registries, result TTLs), and so does maintenance. What
+RQ does not decide is *which* job runs next: an idle worker first claims one from the job
+manager (priority order, per-user slots, atomic across processes), then creates the RQ job
+on its own private queue and hands it straight to RQ's executor, as RQ's dequeue would have
+(the job is saved, never pushed and popped back: two round trips fewer per job). A job
+therefore enters RQ only when a worker is free for it.
 
 ``SimpleWorker`` (no fork per job) keeps the per-job overhead to a few Redis round trips.
 """
@@ -48,6 +50,9 @@ class GenovaWorker(SimpleWorker):
         queues = [self.private] + ([Queue(MAINTENANCE_QUEUE, connection=connection)]
                                    if maintenance else [])
         super().__init__(queues, name=name, connection=connection)
+        # RQ registers a queue when a job is pushed onto it; ours never are, so register it
+        # here, for `rq info` and the failed-job registry (Queue.all) to find.
+        connection.sadd(Queue.redis_queues_keys, self.private.key)
         self.rt = rt
         self.platforms = platforms
 
@@ -72,22 +77,29 @@ class GenovaWorker(SimpleWorker):
         return None
 
     def _next(self):
-        """One round: RQ work on our queues, else a claim, else a short blocking wait."""
+        """One round: maintenance work on RQ's queue, else a claim, else a short blocking
+        wait. (Our private queue stays empty: claimed jobs go straight to the executor.)"""
         self.heartbeat()
         if self.should_run_maintenance_tasks:  # RQ's own registry clean-up, as usual
             self.run_maintenance_tasks()
         if self.platforms:
             self.rt.manager.touch_worker(worker_id=self.name, platforms=self.platforms)
-        result = self.queue_class.dequeue_any(self._ordered_queues, None,
-                                              connection=self.connection,
-                                              job_class=self.job_class,
-                                              serializer=self.serializer)
-        if result is None and not self._claim_into_rq():
+        result = None
+        if len(self._ordered_queues) > 1:  # the maintenance queue (and our empty one)
+            result = self.queue_class.dequeue_any(self._ordered_queues, None,
+                                                  connection=self.connection,
+                                                  job_class=self.job_class,
+                                                  serializer=self.serializer)
+        if result is None:
+            result = self._claim()
+        if result is None:
             self.rt.manager.wait_for_work(self.platforms or ["none"], IDLE_WAIT)
         return result
 
-    def _claim_into_rq(self) -> bool:
-        """Platforms take turns going first, so one busy platform cannot starve the other."""
+    def _claim(self):
+        """A claimed job as RQ's dequeue returns it, ``(job, queue)``: the RQ job is created
+        and saved on our private queue, not pushed onto it. Platforms take turns going
+        first, so one busy platform cannot starve the other."""
         self.platforms = self.platforms[1:] + self.platforms[:1]
         for platform in self.platforms:
             with session_scope():
@@ -96,28 +108,28 @@ class GenovaWorker(SimpleWorker):
             if claimed is None:
                 continue
             claim, job_type = claimed
-            self.private.enqueue(tasks.generate, claim.job_id, claim.lease,
-                                 job_id=f"gen-{claim.job_id}-{claim.lease}",
-                                 job_timeout=JOB_TIMEOUT[job_type], result_ttl=RESULT_TTL,
-                                 failure_ttl=FAILURE_TTL, description=f"generate {claim.job_id}")
-            return True
-        return False
-
-    def hand_back_unstarted(self) -> None:
-        """Jobs this worker claimed but never started (still on its private queue) go back
-        in line at once when it stops, without spending one of their attempts."""
-        for rq_job in self.private.jobs:
-            self.private.remove(rq_job)
-            job_id, lease = rq_job.args
+            rq_job = self.private.create_job(
+                tasks.generate, args=(claim.job_id, claim.lease),
+                job_id=f"gen-{claim.job_id}-{claim.lease}", timeout=JOB_TIMEOUT[job_type],
+                result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+                description=f"generate {claim.job_id}")
             try:
-                with session_scope():
-                    outcome = lifecycle.release(self.rt, Claim(job_id, lease))
-                log.info("stopping: job %s handed back (%s)", job_id, outcome)
-            except Exception:
-                log.exception("stopping: could not hand back job %s", job_id)
+                rq_job.save()
+            except redis.RedisError:
+                self._hand_back(claim)  # not started: back in line, the attempt not counted
+                raise
+            return rq_job, self.private
+        return None
+
+    def _hand_back(self, claim: Claim) -> None:
+        try:
+            with session_scope():
+                outcome = lifecycle.release(self.rt, claim)
+            log.info("job %s handed back (%s)", claim.job_id, outcome)
+        except Exception:  # noqa: BLE001 - the lease expires and the sweep does it
+            log.exception("could not hand back job %s", claim.job_id)
 
     def teardown(self):
-        self.hand_back_unstarted()
         if self.platforms:
             self.rt.manager.drop_worker(worker_id=self.name, platforms=self.platforms)
         super().teardown()
