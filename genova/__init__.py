@@ -9,6 +9,17 @@ from flask import Flask
 from genova.config import Settings, load_or_create_secret
 
 
+def _engine_options(url: str) -> dict:
+    """A pool as large as the requests one web process serves at once. SQLite is a local
+    file: no pre-ping (it cannot have dropped the connection), and never a connection
+    opened (with its four PRAGMAs) and closed per request because 16 requests outnumbered
+    a pool of 5 + 10. A server database keeps SQLAlchemy's pool (its connections are
+    counted against the server's limit) and is pinged on checkout (it may have restarted)."""
+    if url.startswith("sqlite"):
+        return {"pool_pre_ping": False, "pool_size": 32, "max_overflow": 32}
+    return {"pool_pre_ping": True}
+
+
 def _flask_config(settings: Settings, secret: str) -> dict:
     from genova.realtime.limits import EXTENSION_MAX_MESSAGE
 
@@ -17,7 +28,7 @@ def _flask_config(settings: Settings, secret: str) -> dict:
         "GENOVA": settings,
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": settings.resolved_database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(settings.resolved_database_url),
         "JWT_SECRET_KEY": secret,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.access_token_ttl),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.refresh_token_ttl),

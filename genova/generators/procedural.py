@@ -356,7 +356,7 @@ class ProceduralGenerator:
         for index in range(count):
             rng = make_rng(digest, "image", index)
             image = render_image(size, request.prompt, palette, refs, rng, index)
-            progress(5 + 90 * (2 * index + 1) // (2 * count), f"encoding image {index + 1}")
             files.append(GeneratedFile(encode_png(image), "png", "image/png", *size))
-            progress(5 + 90 * (index + 1) // count, f"image {index + 1} of {count} done")
+            if index + 1 < count:  # after the last one, the completion says it
+                progress(5 + 90 * (index + 1) // count, f"image {index + 1} of {count} done")
         return files

@@ -140,9 +140,9 @@ def _progress_reporter(rt, claim: Claim, user_id: str):
     state = {"percent": -10, "saved": time.monotonic()}
 
     def report(percent: int, message: str = "") -> None:
-        percent = min(int(percent), 99)  # 100 is the completion itself
-        if percent < state["percent"] + 10:
-            return
+        percent = int(percent)
+        if percent >= 100 or percent < state["percent"] + 10:
+            return  # 100 is the completion itself, which follows at once
         state["percent"] = percent
         persist = time.monotonic() - state["saved"] >= 1.0
         if persist:
