@@ -142,11 +142,7 @@ def _background(size: Size, palette: list[Rgb], rng: random.Random) -> Image.Ima
         fill = (*rng.choice(palette), rng.randint(90, 170))
         draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
     bg = bg.filter(ImageFilter.GaussianBlur(unit / 12))
-    # Bilinear to half size, then pixel doubling: on a blurred backdrop neighbours differ by a
-    # level or two, so the 2x2 blocks do not show, and it costs a third of a full resize.
-    half = bg.resize(((size[0] + 1) // 2, (size[1] + 1) // 2), Image.Resampling.BILINEAR)
-    full = half.resize((half.width * 2, half.height * 2), Image.Resampling.NEAREST)
-    return full if full.size == size else full.crop((0, 0, *size))
+    return bg.resize(size, Image.Resampling.BILINEAR)
 
 
 def _shapes(canvas: Image.Image, palette: list[Rgb], rng: random.Random) -> None:
@@ -176,14 +172,18 @@ def _shapes(canvas: Image.Image, palette: list[Rgb], rng: random.Random) -> None
 
 def render_canvas(size: Size, palette: list[Rgb], rng: random.Random,
                   reference: Image.Image | None = None) -> Image.Image:
-    """Everything but the caption: background, faded reference, shapes."""
-    canvas = _background(size, palette, rng)
+    """Everything but the caption: background, faded reference, shapes. Drawn at half size
+    and pixel-doubled (a quarter of the drawing, and no full-size resize); the caption,
+    drawn on top at full size, stays sharp."""
+    half = ((size[0] + 1) // 2, (size[1] + 1) // 2)
+    canvas = _background(half, palette, rng)
     if reference is not None:
-        cover = ImageOps.fit(reference, size, Image.Resampling.BILINEAR,
+        cover = ImageOps.fit(reference, half, Image.Resampling.BILINEAR,
                              centering=(rng.random(), rng.random()))
         canvas = Image.blend(canvas, cover, 0.55)
     _shapes(canvas, palette, rng)
-    return canvas
+    full = canvas.resize((half[0] * 2, half[1] * 2), Image.Resampling.NEAREST)
+    return full if full.size == size else full.crop((0, 0, *size))
 
 
 def _insets(canvas: Image.Image, refs: list[Image.Image], skip: int) -> None:
@@ -246,11 +246,18 @@ def _panel(lines: list[str], font: ImageFont.FreeTypeFont, width: float) -> Imag
 def caption_layers(size: Size, prompt: str) -> list[tuple[Image.Image, tuple[int, int]]]:
     """The prompt (bottom centre) and the not-an-AI-model label (top left), with positions."""
     w, h = size
-    unit, margin = min(w, h), round(min(w, h) * 0.03)
-    font = _font(max(14, unit // 22))
-    caption = _panel(_wrap(prompt, font, w * 0.86, 3), font, w - 2 * margin)
+    margin = round(min(w, h) * 0.03)
+    caption = _caption(size, prompt)
     return [(caption, ((w - caption.width) // 2, h - caption.height - margin)),
             (_label(size), (margin, margin))]
+
+
+@functools.lru_cache(maxsize=8)  # a job's images, and a user's retries, share a prompt
+def _caption(size: Size, prompt: str) -> Image.Image:
+    """The prompt's panel (never modified: it is only pasted)."""
+    w, h = size
+    font = _font(max(14, min(w, h) // 22))
+    return _panel(_wrap(prompt, font, w * 0.86, 3), font, w - 2 * round(min(w, h) * 0.03))
 
 
 @functools.lru_cache(maxsize=32)
