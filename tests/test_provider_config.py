@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from genova.catalog import MODELS
 from genova.config import Settings
 from genova.generators import GenerationError, ProviderUnavailable, Stopped
 from genova.generators.calls import Slots, Transient, with_retries
@@ -25,7 +26,7 @@ def test_the_default_is_the_procedural_generator_for_every_model():
     registry = Registry(providers())
     assert {type(registry.for_model(m)) for m in ("imagen4", "freepik")} == {
         ProceduralGenerator}
-    assert registry.providers() == {"procedural": list(registry._generators)}
+    assert registry.providers() == {"procedural": list(MODELS)}
 
 
 def test_models_map_to_providers_with_a_default_for_the_rest():

@@ -31,3 +31,14 @@ def test_the_private_attributes_we_read_exist_and_mean_what_we_assume(app):
     assert worker._ordered_queues[0] is worker.private  # our own queue is read first
     # a warm stop (SIGTERM) mid-job sets the flag our loop checks
     assert "self._stop_requested = True" in inspect.getsource(BaseWorker._shutdown)
+
+
+def test_every_periodic_job_names_a_real_task():
+    """The scheduler names its jobs by dotted path (so the supervisor stays small); each must
+    resolve to the task function the workers run."""
+    from rq.utils import import_attribute
+
+    from genova import tasks
+    from genova.workers.scheduler import PERIODIC
+
+    assert [import_attribute(p.func) for p in PERIODIC] == [tasks.sweep]

@@ -367,3 +367,6 @@ class ProceduralGenerator:
             if index + 1 < count:  # after the last one, the completion says it
                 progress(5 + 90 * (index + 1) // count, f"image {index + 1} of {count} done")
         return files
+
+
+PROCEDURAL = ProceduralGenerator()  # stateless: one serves every model

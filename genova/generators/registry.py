@@ -10,13 +10,12 @@ one, so it holds across workers.
 
 from __future__ import annotations
 
+import threading
+
 from genova.catalog import MODELS
 from genova.generators import Generator
 from genova.generators.calls import Slots
 from genova.generators.config import ProviderSettings
-from genova.generators.procedural import ProceduralGenerator
-
-PROCEDURAL = ProceduralGenerator()
 
 
 class Registry:
@@ -24,15 +23,19 @@ class Registry:
         self.settings = settings or ProviderSettings()
         self.redis = redis_client
         self._providers: dict[str, object] = {}
-        self._generators: dict[str, Generator] = {
-            model_id: self._build(model_id) for model_id in MODELS}
+        self._generators: dict[str, Generator] = {}  # built on first use (see below)
+        self._lock = threading.Lock()
 
     def for_model(self, model_id: str) -> Generator:
-        """The generator serving ``model_id``; ``KeyError`` for a model the catalog lacks."""
-        try:
+        """The generator serving ``model_id``; ``KeyError`` for a model the catalog lacks.
+        Built on first use: a process that never generates (the maintenance worker) never
+        loads the renderers (Pillow, numpy) or a provider's SDK."""
+        if model_id not in MODELS:
+            raise KeyError(f"no generator is registered for model {model_id!r}")
+        with self._lock:
+            if model_id not in self._generators:
+                self._generators[model_id] = self._build(model_id)
             return self._generators[model_id]
-        except KeyError:
-            raise KeyError(f"no generator is registered for model {model_id!r}") from None
 
     def providers(self) -> dict[str, list[str]]:
         """Each provider in use -> the models it serves."""
@@ -44,6 +47,8 @@ class Registry:
     def _build(self, model_id: str) -> Generator:
         provider = self.settings.provider_of(model_id)
         if provider == "procedural":
+            from genova.generators.procedural import PROCEDURAL
+
             return PROCEDURAL
         return self._provider(provider).model(model_id, self.settings.provider_model(model_id))
 

@@ -26,7 +26,7 @@ from genova.realtime.limits import socket_cap
 from genova.services import events
 
 log = logging.getLogger(__name__)
-REFRESH_EVERY = 0.25  # seconds: live queue positions are recomputed at most this often
+REFRESH_EVERY = 0.5  # seconds: live queue positions are recomputed at most this often
 
 
 class Full(Exception):
@@ -164,7 +164,7 @@ class Hub:
             session.close(order["code"], order["reason"])
 
     def _refresher(self) -> None:
-        """Send ``job_queued`` to local sockets whose jobs moved, at most every 0.25 s."""
+        """Send ``job_queued`` to local sockets whose jobs moved, at most every 0.5 s."""
         while True:
             self.refresh_needed.wait()
             self.refresh_needed.clear()
@@ -190,13 +190,14 @@ class Hub:
                                 getattr(session, "user_id", "?"), exc)
         if not watched:
             return
+        jobs = list(dict.fromkeys((j, m) for _, j, m in watched))  # a user's sockets share
         try:
-            places = self._runtime().manager.placements([(j, m) for _, j, m in watched])
+            places = dict(zip(jobs, self._runtime().manager.placements(jobs), strict=True))
         except redis.RedisError as exc:
             log.warning("queue position refresh failed: %s", exc)
             return
-        for (session, job_id, _), place in zip(watched, places, strict=True):
-            session.placed(job_id, *place)
+        for session, job_id, model in watched:
+            session.placed(job_id, *places[job_id, model])
 
 
 def hub_for(app) -> Hub:

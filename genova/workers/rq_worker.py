@@ -27,18 +27,13 @@ from genova.extensions import session_scope
 from genova.runtime import Runtime
 from genova.services import lifecycle
 from genova.services.manager import Claim
+from genova.workers import MAINTENANCE_QUEUE, rq_connection
 
 log = logging.getLogger(__name__)
-MAINTENANCE_QUEUE = "genova-maintenance"
 JOB_TIMEOUT = {"image": 300, "video": 900}  # seconds, enforced by RQ
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
 IDLE_WAIT = 1.0  # seconds an idle worker blocks before re-checking its RQ queues
-
-
-def rq_connection(url: str) -> redis.Redis:
-    """RQ stores binary payloads: it needs a connection without response decoding."""
-    return redis.Redis.from_url(url)
 
 
 class GenovaWorker(SimpleWorker):

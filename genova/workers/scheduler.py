@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import redis
 from rq import Queue
 
-from genova import tasks
 from genova.config import Settings
-from genova.workers.rq_worker import MAINTENANCE_QUEUE
+from genova.workers import MAINTENANCE_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +25,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Periodic:
     name: str
-    func: Callable  # the RQ job function (a reference: a rename fails at import)
+    func: str  # the RQ job function's dotted path: the scheduler (in the supervisor, a
+    # small process) does not import the application; tests/test_rq_contract.py resolves it
     interval: Callable[[Settings], int]  # seconds
     timeout: int = 600
 
 
 PERIODIC = (
-    Periodic("sweep", tasks.sweep, lambda s: max(1, s.sweep_interval)),
+    Periodic("sweep", "genova.tasks.sweep", lambda s: max(1, s.sweep_interval)),
 )
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from genova.config import Settings
 from genova.embedded_redis import read_running_url
-from genova.workers import scheduler
+from genova.workers import rq_connection, scheduler
 from genova.workers.childproc import spawn
-from genova.workers.rq_worker import rq_connection
 
 log = logging.getLogger("genova.worker")
 RESTART_BACKOFF = (0.5, 1, 2, 5, 10)
