@@ -13,12 +13,9 @@ from PIL import Image, ImageChops, ImageStat
 from genova.catalog import ASPECT_RATIOS, MODELS
 from genova.generators import GenerationRequest
 from genova.generators import video as video_mod
-from genova.generators.procedural import (
-    SOFTWARE,
-    ProceduralGenerator,
-    image_size,
-)
+from genova.generators.procedural import SOFTWARE, ProceduralGenerator
 from genova.generators.registry import Registry
+from genova.generators.sizes import image_size
 
 GEN = ProceduralGenerator()
 PROMPT = "a lighthouse on a cliff at dusk, waves crashing below"

@@ -17,7 +17,6 @@ import functools
 import hashlib
 import io
 import json
-import math
 import random
 import struct
 
@@ -25,50 +24,17 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from zlib_ng import zlib_ng
 
-from genova.catalog import ASPECT_RATIOS, MODELS, VIDEO_ASPECT_RATIOS
+from genova.catalog import MODELS
 from genova.generators import GeneratedFile, GenerationRequest, ProgressFn, video
+from genova.generators.sizes import Size, image_size
 
 NAME = "genova-procedural"
 SOFTWARE = "Genova procedural renderer (not an AI model)"
 NOTE = "Procedural placeholder renderer, not an AI model"
 LABEL = "genova-procedural - not an AI model"
-FLOW_PIXELS = 1 << 20  # Flow images: about one megapixel, both sides multiples of 4
-FREEPIK_LONG_SIDE = {"1K": 1024, "2K": 2048}
-VIDEO_SIZES = {"landscape": (1280, 720), "portrait": (720, 1280)}
 _NOT_CONTENT = ("count", "priority")  # settings that must not change what an image looks like
 
 Rgb = tuple[int, int, int]
-Size = tuple[int, int]
-
-
-def image_size(model: str, settings: dict) -> Size:
-    """Pixel size of ``model``'s output for ``settings`` (the frame size for videos).
-
-    The aspect ratio is always exact: ``width * rh == height * rw``.
-
-    - Flow images: the largest size of at most 2**20 pixels whose sides are multiples of 4:
-      1344x756, 756x1344, 1024x1024.
-    - Freepik: the long side is 1024 ("1K", the default) or 2048 ("2K"); when the ratio cannot
-      be exact at that length (3:2, 2:3), the largest exact size below it (1023x682, 2046x1364).
-    - Videos: 720p, 1280x720 or 720x1280.
-    """
-    spec = MODELS[model]
-    video = spec.media_type == "video"
-    default = VIDEO_ASPECT_RATIOS[0] if video else spec.spec.default_aspect_ratio
-    ratio = settings.get("aspectRatio") or default
-    if ratio not in spec.aspect_ratios:
-        raise ValueError(f"aspect ratio {ratio!r} is not available for {model!r}")
-    if video:
-        return VIDEO_SIZES[ratio]
-    rw, rh = ASPECT_RATIOS[ratio]
-    if spec.spec.qualities:  # sized by quality (Freepik), else by pixel count (Flow)
-        quality = settings.get("quality") or "1K"
-        if quality not in FREEPIK_LONG_SIDE:
-            raise ValueError(f"quality {quality!r} is not available for {model!r}")
-        k = FREEPIK_LONG_SIDE[quality] // max(rw, rh)
-    else:
-        k = math.isqrt(FLOW_PIXELS // (rw * rh)) // 4 * 4
-    return rw * k, rh * k
 
 
 def job_digest(request: GenerationRequest) -> bytes:

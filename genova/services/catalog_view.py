@@ -4,7 +4,7 @@ model, with the pixel sizes it renders, so no client hard-codes them."""
 from __future__ import annotations
 
 from genova.catalog import ASPECT_RATIOS, MODELS, VIDEO_ASPECT_RATIOS, Model
-from genova.generators.procedural import image_size
+from genova.generators.sizes import image_size
 
 MAX_REFERENCE_IMAGES = 4
 CREDIT_COST = 1
