@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    app = create_app(Settings.from_env())
+    app = create_app(Settings.from_env(), web=False)  # no HTTP API in a worker
     platforms = [p for p in args.platform.split(",") if p]
     unknown = sorted(set(platforms) - set(PLATFORMS))
     if unknown:
