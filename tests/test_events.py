@@ -47,6 +47,28 @@ def test_the_lua_requeued_job_queued_is_the_python_one(manager, raw_redis):
                                       estimated_time=heard["estimatedTime"], requeued=True)
 
 
+def test_the_lua_job_created_is_the_python_one_and_comes_first(manager, raw_redis):
+    """The submission script publishes job_created (its place filled in by Lua) and then
+    job_queued, in the one round trip that queues the job."""
+    manager.submit(job_id="ahead", user_id="u0", platform="flow", priority=0, seq=1, cap=5,
+                   model="imagen4", announce=False)
+    created = events.job_created(job_id="j1", job_type="image", prompt="A café, «quoted»",
+                                 settings={"model": "imagen4", "count": 2,
+                                           "referenceImages": {"mode": "ingredients",
+                                                               "count": 1}},
+                                 created_at="2026-11-28T12:00:00Z", queue_position=None,
+                                 estimated_time=None, credits_remaining=41)
+    pubsub = raw_redis.pubsub()
+    pubsub.subscribe(events.channel("u1"))
+    pubsub.get_message(timeout=5)
+    pos, eta = manager.submit(job_id="j1", user_id="u1", platform="flow", priority=0, seq=2,
+                              cap=5, model="imagen4", created=created)
+    first, second = (json.loads(pubsub.get_message(timeout=5)["data"]) for _ in range(2))
+    pubsub.close()
+    assert first == {**created, "queuePosition": 2, "estimatedTime": eta} and pos == 2
+    assert second["type"] == "job_queued" and second["queuePosition"] == 2
+
+
 def test_a_silent_submission_publishes_nothing(manager, raw_redis):
     pubsub = raw_redis.pubsub()
     pubsub.subscribe(events.channel("u1"))

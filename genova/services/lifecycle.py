@@ -156,17 +156,17 @@ def create_job(rt: Runtime, *, user_id: str, spec: JobSpec) -> Created:
         db.session.rollback()
         _delete_references(rt, user_id=user_id, job_id=job_id)
         raise
-    try:  # spec values, not the committed row: reading those would reload it
+    created = events.job_created(  # spec values, not the committed row (no reload)
+        job_id=job_id, job_type=spec.type, prompt=spec.prompt, settings=spec.settings,
+        created_at=iso(now), queue_position=None, estimated_time=None,
+        credits_remaining=balance)
+    try:  # one script queues the job and publishes job_created, then job_queued
         pos, eta = rt.manager.submit(job_id=job_id, user_id=user_id, platform=spec.platform,
                                      priority=spec.priority, seq=seq, cap=cap,
-                                     model=spec.model)
+                                     model=spec.model, created=created)
     except redis.RedisError as exc:
         _undo_creation(rt, job_id=job_id, user_id=user_id)
         raise _queue_unavailable(exc) from exc
-    events.publish(rt.redis, user_id, events.job_created(
-        job_id=job_id, job_type=spec.type, prompt=spec.prompt, settings=spec.settings,
-        created_at=iso(now), queue_position=pos, estimated_time=eta,
-        credits_remaining=balance))
     return Created(job_id, _to("create"), Placement(pos, eta), balance)
 
 

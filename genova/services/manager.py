@@ -7,6 +7,7 @@ and can be rebuilt from SQL at any time (``services.maintenance``).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -88,12 +89,16 @@ class JobManager:
         return seq
 
     def submit(self, *, job_id: str, user_id: str, platform: str, priority: int, seq: int,
-               cap: int, model: str, announce: bool = True) -> tuple[int | None, int | None]:
+               cap: int, model: str, announce: bool = True, created: dict | None = None
+               ) -> tuple[int | None, int | None]:
         """Queue a job (idempotent); returns its 1-based position and estimated seconds.
-        With ``announce``, the user's sockets hear ``job_queued`` from the same script."""
+        With ``announce``, the user's sockets hear ``job_queued`` from the same script, and
+        first the ``created`` event (``job_created``), its place filled in there."""
         channel = events.channel(user_id) if announce else ""
+        template = "" if created is None else json.dumps(
+            {k: v for k, v in created.items() if k not in ("queuePosition", "estimatedTime")})
         pos, eta = self._submit(args=[job_id, user_id, platform, score(priority, seq), cap,
-                                      channel, *_estimate_args(model)])
+                                      channel, *_estimate_args(model), template])
         return (int(pos), int(eta)) if pos else (None, None)  # None: already claimed
 
     def placement(self, job_id: str, model: str) -> tuple[int | None, int | None]:

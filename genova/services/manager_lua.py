@@ -174,6 +174,13 @@ else
   promote(u)
   moved(p)
 end
+-- ARGV[12]: the job_created event as JSON without its place, which is added here, so the
+-- submission costs one round trip and job_created always precedes job_queued
+if ARGV[6] ~= '' and ARGV[12] and ARGV[12] ~= '' then
+  local placed = placement(job, 7)
+  redis.call('PUBLISH', ARGV[6], string.sub(ARGV[12], 1, -2)..',"queuePosition":'
+             ..tostring(placed[1])..',"estimatedTime":'..tostring(placed[2])..'}')
+end
 return announce(job, 6, false)
 """
 
