@@ -115,7 +115,20 @@ def idle_latency(base, api_key, listener, runs):
     return samples
 
 
+def submit_only(args, base, api_key, redis_url):
+    """Submission alone, no workers: the web process's own ceiling, next to the floor."""
+    start = time.perf_counter()
+    submitted = submit_all(base, api_key, args.jobs, args.concurrency)
+    wall = max(e for _, _, e in submitted) - start
+    return {"jobs": args.jobs, "concurrency": args.concurrency, "workers": 0, "job": JOB,
+            "submit": {"jobs_per_s": round(args.jobs / wall, 1),
+                       "latency_ms": percentiles([(e - s) * 1000 for _, s, e in submitted])},
+            "rq_floor": measure_rq_floor(redis_url, args.rq_jobs) if redis_url else None}
+
+
 def run(args, base, api_key, redis_url):
+    if args.submit_only:
+        return submit_only(args, base, api_key, redis_url)
     listener = Completions(base, api_key)
     batch_start = time.perf_counter()
     submitted = submit_all(base, api_key, args.jobs, args.concurrency)
@@ -148,6 +161,8 @@ def main() -> None:
     parser.add_argument("-n", "--jobs", type=int, default=2000)
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="embedded workers (own app)")
+    parser.add_argument("--submit-only", action="store_true",
+                        help="no workers: measure submission alone (the jobs stay queued)")
     parser.add_argument("--idle-runs", type=int, default=30)
     parser.add_argument("--rq-jobs", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=600)
@@ -159,7 +174,7 @@ def main() -> None:
         result = run(args, args.url.rstrip("/"), args.api_key, args.redis_url)
     else:
         with tempfile.TemporaryDirectory() as tmp, start_app(
-                Path(tmp), port=free_port(), workers=args.workers,
+                Path(tmp), port=free_port(), workers=0 if args.submit_only else args.workers,
                 credits=args.jobs + args.idle_runs + 10) as app:
             result = run(args, app.url, app.api_key, app.redis_url)
     result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
