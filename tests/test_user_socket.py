@@ -231,3 +231,29 @@ def test_position_updates_wait_for_a_socket_that_is_behind_instead_of_closing_it
         session.outbox.get_nowait()
     session.placed(held[0], 7, 30)
     assert json.loads(session.outbox.get_nowait())["queuePosition"] == 7
+
+
+def test_positions_held_back_for_a_busy_socket_arrive_once_it_catches_up(app, client):
+    """A quiet queue after the hold-back: the refresher comes back for the held positions
+    by itself; nothing else has to move."""
+    from genova.realtime.hub import Hub
+    from genova.realtime.user import UserSession
+
+    owner = register_in_process(client, plan="business")
+    job_id = client.post("/api/jobs", json={"type": "image", "prompt": "held"},
+                         headers=owner["headers"]).get_json()["jobId"]
+    session = UserSession(None, owner["user"]["id"])
+    session.queued = {job_id: ["imagen4", 999]}
+    for _ in range(session.OUTBOX // 2):  # the socket is half its outbox behind
+        session.outbox.put_nowait("{}")
+    hub = Hub(app)
+    hub.users = {owner["user"]["id"]: {session}}
+    hub.moved = {"flow"}
+    hub.refresh_round()
+    assert hub.moved == {"flow"} and hub.refresh_needed.is_set()  # to be tried again
+    while not session.outbox.empty():  # the client caught up
+        session.outbox.get_nowait()
+    hub.refresh_round()
+    sent = json.loads(session.outbox.get_nowait())
+    assert sent["jobId"] == job_id and sent["queuePosition"] == 1
+    assert hub.moved == set()

@@ -22,6 +22,7 @@ import time
 import redis
 
 from genova import runtime
+from genova.catalog import MODELS
 from genova.realtime.limits import socket_cap
 from genova.services import events
 
@@ -196,8 +197,12 @@ class Hub:
         except redis.RedisError as exc:
             log.warning("queue position refresh failed: %s", exc)
             return
-        for session, job_id, model in watched:
-            session.placed(job_id, *places[job_id, model])
+        held = {MODELS[model].platform for session, job_id, model in watched
+                if not session.placed(job_id, *places[job_id, model])}
+        if held:  # a socket that was behind gets them in a later round, even if all is quiet
+            with self.lock:
+                self.moved |= held
+            self.refresh_needed.set()
 
 
 def hub_for(app) -> Hub:

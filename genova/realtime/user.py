@@ -100,19 +100,20 @@ class UserSession:
                 out.append((job_id, entry[0]))
         return out
 
-    def placed(self, job_id: str, position: int | None, eta: int | None) -> None:
+    def placed(self, job_id: str, position: int | None, eta: int | None) -> bool:
         """A watched job's current place: sent if it moved. Positions are the one kind of
         message that may wait: while the socket is half its outbox behind (a user
         following thousands of queued jobs), they are held back for a later round rather
-        than pushing it over the limit that closes it."""
+        than pushing it over the limit that closes it. False when held back."""
         entry = self.queued.get(job_id)
         if entry is None or position is None or position == entry[1]:
-            return
+            return True
         if self.outbox.qsize() >= self.OUTBOX // 2:
-            return
+            return False
         entry[1] = position
         self.send(events.job_queued(job_id=job_id, queue_position=position,
                                     estimated_time=eta, model=entry[0]))
+        return True
 
     def run(self, rt, hub) -> None:
         self.send(events.user_welcome(user_id=self.user_id))  # first in the outbox
