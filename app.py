@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from genova import create_app as _create_app
-from genova.config import Settings, load_or_create_secret
+from genova.config import Settings, load_or_create_secret, settings_or_exit
 from genova.embedded_redis import EmbeddedRedis
 from genova.workers.childproc import spawn
 
@@ -28,15 +28,6 @@ from genova.workers.childproc import spawn
 def create_app():
     """Used by ``flask --app app``: same configuration as the server, no Redis started."""
     return _create_app(settings_or_exit())
-
-
-def settings_or_exit() -> Settings:
-    """The settings, or exit with the reason (e.g. a model mapped to a provider without
-    credentials) in one line instead of a traceback."""
-    try:
-        return Settings.from_env()
-    except ValueError as exc:
-        sys.exit(f"genova: cannot start: {exc}")
 
 
 def main() -> None:

@@ -44,11 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.studio_port:
         extra.append(Child([sys.executable, "-m", "ui", "--port", str(args.studio_port),
                             "--api-url", args.api_url], "studio", named=False))
-    try:
-        supervisor = Supervisor.from_env(platforms=platforms, concurrency=args.concurrency,
-                                         extra=extra)
-    except ValueError as exc:  # e.g. a model mapped to a provider without credentials
-        sys.exit(f"genova worker: cannot start: {exc}")
+    supervisor = Supervisor.from_env(platforms=platforms, concurrency=args.concurrency,
+                                     extra=extra)
     if args.announce:
         studio = f"http://127.0.0.1:{args.studio_port}" if args.studio_port else None
         threading.Thread(target=announce, args=(args.announce, studio), daemon=True,

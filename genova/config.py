@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -116,6 +117,16 @@ class Settings:
     @property
     def storage_root(self) -> Path:
         return self.data_dir / "files"
+
+
+def settings_or_exit(program: str = "genova") -> Settings:
+    """The settings of an entry point (``python app.py``, ``worker.py``, ``flask``), or an
+    exit with the reason in one line instead of a traceback (e.g. a model mapped to a
+    provider without credentials)."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        sys.exit(f"{program}: cannot start: {exc}")
 
 
 def normalize_database_url(url: str) -> str:

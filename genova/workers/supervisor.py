@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genova.config import Settings
+from genova.config import Settings, settings_or_exit
 from genova.embedded_redis import read_running_url
 from genova.workers import rq_connection, scheduler
 from genova.workers.childproc import spawn
@@ -50,7 +50,7 @@ class Supervisor:
     @classmethod
     def from_env(cls, *, platforms: list[str], concurrency: int,
                  extra: list[Child] = ()) -> Supervisor:
-        settings = Settings.from_env()
+        settings = settings_or_exit("genova worker")
         if not settings.redis_url:
             url = read_running_url(settings.data_dir)
             if not url:
