@@ -7,6 +7,7 @@ account.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import random
 import threading
@@ -15,10 +16,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from genova.generators import GenerationError, ProviderUnavailable, Stopped
+from PIL import Image
+
+from genova.catalog import MODELS
+from genova.generators import GeneratedFile, GenerationError, ProviderUnavailable, Stopped
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 MAX_BACKOFF = 30.0
 
 
@@ -86,9 +91,27 @@ class ProviderModel:
     """One catalog model served by one of a provider's models (``provider_model``)."""
 
     is_ai_model = True
+    name = "provider"  # each provider's says which
 
     def __init__(self, provider, model_id: str, provider_model: str):
         self.provider, self.model_id, self.provider_model = provider, model_id, provider_model
+
+    def share_done(self, started: float) -> float:
+        """How far a task that started at ``started`` (monotonic) probably is, 0 to 0.99,
+        from the model's typical time: providers' long-running tasks report no progress."""
+        elapsed = time.monotonic() - started
+        return min(0.99, elapsed / max(1, MODELS[self.model_id].default_seconds))
+
+    def image_file(self, data: bytes) -> GeneratedFile:
+        """A result image as stored: its real format (providers send PNG, JPEG or WEBP
+        whatever the URL says) and size; anything else fails the job."""
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                size, mime = im.size, Image.MIME.get(im.format or "", "image/png")
+        except OSError:
+            raise GenerationError(f"{self.name.title()} returned a file that is not an "
+                                  "image") from None
+        return GeneratedFile(data, EXTENSIONS.get(mime, "png"), mime, *size)
 
 
 _ACQUIRE = """

@@ -107,9 +107,6 @@ class ProviderSettings:
         return (self.provider_models.get(model_id)
                 or DEFAULT_PROVIDER_MODELS.get(provider, {}).get(model_id) or provider)
 
-    def used_providers(self) -> list[str]:
-        return sorted({self.provider_of(m) for m in MODELS})
-
     def validate(self) -> None:
         """Every model maps to a known provider that has credentials and knows the model."""
         for key, provider in self.generators.items():
@@ -147,7 +144,3 @@ class ProviderSettings:
         if self.provider_model(model_id) == provider:
             raise ConfigError(f"{provider} has no default model for {model_id}; name one in "
                               f"GENOVA_PROVIDER_MODELS ({model_id}=...)")
-
-    def secrets(self) -> list[str]:
-        """The values that must never be written anywhere (logs, errors, job records)."""
-        return [s for s in (self.google_api_key, self.freepik_api_key) if s]

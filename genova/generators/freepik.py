@@ -24,7 +24,7 @@ import time
 import httpx
 from PIL import Image
 
-from genova.catalog import ASPECT_RATIOS, MODELS
+from genova.catalog import ASPECT_RATIOS
 from genova.generators import (
     ContentRefused,
     GeneratedFile,
@@ -201,7 +201,7 @@ class FreepikModel(ProviderModel):
         task_id = (created.get("data") or {}).get("task_id")
         if not task_id:
             raise GenerationError("Freepik accepted the job but returned no task id")
-        started, expected = time.monotonic(), MODELS[self.model_id].default_seconds
+        started = time.monotonic()
         while True:
             pause(self.provider.settings.poll_interval, request.stop)
             task = self.provider.request("GET", f"/v1/ai/mystic/{task_id}",
@@ -212,14 +212,14 @@ class FreepikModel(ProviderModel):
             if status == "FAILED":
                 raise ContentRefused("Freepik did not make this image (the task failed; "
                                      "Mystic gives no reason, usually its content policy)")
-            share = min(0.99, (time.monotonic() - started) / max(1, expected))
-            progress(5 + int(90 * (index + share) / count), f"rendering on Freepik ({status})")
+            progress(5 + int(90 * (index + self.share_done(started)) / count),
+                     f"rendering on Freepik ({status})")
         if any(task.get("has_nsfw") or []):
             raise ContentRefused("Freepik flagged the image as not safe for work")
         urls = task.get("generated") or []
         if not urls:
             raise GenerationError("Freepik finished the task but returned no image")
-        return _image_file(self.provider.download(urls[0], request.stop))
+        return self.image_file(self.provider.download(urls[0], request.stop))
 
 
 def _b64(data: bytes) -> str:
@@ -238,13 +238,3 @@ def dominant_colors(refs: list[bytes], n: int = 5) -> list[dict]:
     return [{"color": "#{:02X}{:02X}{:02X}".format(*palette[3 * i:3 * i + 3]),
              "weight": round(max(0.05, min(1.0, c / total)), 2)} for c, i in counts]
 
-
-def _image_file(data: bytes) -> GeneratedFile:
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            size, fmt = im.size, im.format
-    except OSError:
-        raise GenerationError("Freepik returned a file that is not an image") from None
-    mime = Image.MIME.get(fmt or "", "image/png")
-    extension = {"image/jpeg": "jpg", "image/webp": "webp"}.get(mime, "png")
-    return GeneratedFile(data, extension, mime, *size)

@@ -18,7 +18,6 @@ Genova's budget and the job's deadline.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 import warnings
@@ -27,9 +26,8 @@ import httpx
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
-from PIL import Image
 
-from genova.catalog import ASPECT_RATIOS, MODELS
+from genova.catalog import ASPECT_RATIOS
 from genova.generators import (
     ContentRefused,
     GeneratedFile,
@@ -57,7 +55,6 @@ VIDEO_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280)}  # Veo's default 720p
 # What each kind of call accepts (Gemini image models also take 2:3, 3:2, 21:9 ...)
 RATIOS = {"imagen": ("1:1", "3:4", "4:3", "9:16", "16:9"), "veo": ("16:9", "9:16"),
           "gemini": ("1:1", "2:3", "3:2", "3:4", "4:3", "9:16", "16:9")}
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 def aspect(settings: dict) -> str:
@@ -182,7 +179,7 @@ class GoogleModel(ProviderModel):
         for index in range(count):
             response = self.provider.call(lambda: client.models.generate_content(
                 model=self.provider_model, contents=contents, config=config), request.stop)
-            files.append(_image_file(_first_image(response)))
+            files.append(self.image_file(_first_image(response)))
             progress(5 + 90 * (index + 1) // count, f"image {index + 1} of {count} done")
         return files
 
@@ -201,7 +198,7 @@ class GoogleModel(ProviderModel):
             reasons = [g.rai_filtered_reason for g in generated if g.rai_filtered_reason]
             raise ContentRefused("Google's safety filter declined this prompt: "
                                  + ("; ".join(reasons) or "no image was returned"))
-        return [_image_file(data) for data in images]
+        return [self.image_file(data) for data in images]
 
     # -- Veo ------------------------------------------------------------------------------
     def _veo(self, request: GenerationRequest, progress: ProgressFn) -> GeneratedFile:
@@ -219,13 +216,12 @@ class GoogleModel(ProviderModel):
         source = types.GenerateVideosSource(prompt=request.prompt, image=image)
         operation = self.provider.call(lambda: client.models.generate_videos(
             model=self.provider_model, source=source, config=config), request.stop)
-        started, expected = time.monotonic(), MODELS[self.model_id].default_seconds
+        started = time.monotonic()
         while not operation.done:
             pause(s.poll_interval, request.stop)
             operation = self.provider.call(lambda op=operation: client.operations.get(op),
                                            request.stop)
-            share = (time.monotonic() - started) / max(1, expected)
-            progress(5 + int(90 * min(0.99, share)), "rendering on Google Veo")
+            progress(5 + int(90 * self.share_done(started)), "rendering on Google Veo")
         return self._video_file(client, operation, ratio)
 
     def _video_file(self, client, operation, ratio: str) -> GeneratedFile:
@@ -271,8 +267,3 @@ def _first_image(response) -> bytes:
     raise GenerationError("Google returned no image"
                           + (f"; the model said: {text[:200]}" if text else ""))
 
-
-def _image_file(data: bytes) -> GeneratedFile:
-    with Image.open(io.BytesIO(data)) as im:
-        size, mime = im.size, Image.MIME.get(im.format or "", "image/png")
-    return GeneratedFile(data, EXTENSIONS.get(mime, "png"), mime, *size)
