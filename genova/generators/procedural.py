@@ -212,10 +212,15 @@ def _panel(lines: list[str], font: ImageFont.FreeTypeFont, width: float) -> Imag
 def caption_layers(size: Size, prompt: str) -> list[tuple[Image.Image, tuple[int, int]]]:
     """The prompt (bottom centre) and the not-an-AI-model label (top left), with positions."""
     w, h = size
-    margin = round(min(w, h) * 0.03)
+    margin = _margin(size)
     caption = _caption(size, prompt)
     return [(caption, ((w - caption.width) // 2, h - caption.height - margin)),
             (_label(size), (margin, margin))]
+
+
+def _margin(size: Size) -> int:
+    """Between the caption and label panels and the picture's edges."""
+    return round(min(size) * 0.03)
 
 
 @functools.lru_cache(maxsize=8)  # a job's images, and a user's retries, share a prompt
@@ -223,7 +228,7 @@ def _caption(size: Size, prompt: str) -> Image.Image:
     """The prompt's panel (never modified: it is only pasted)."""
     w, h = size
     font = _font(max(14, min(w, h) // 22))
-    return _panel(_wrap(prompt, font, w * 0.86, 3), font, w - 2 * round(min(w, h) * 0.03))
+    return _panel(_wrap(prompt, font, w * 0.86, 3), font, w - 2 * _margin(size))
 
 
 @functools.lru_cache(maxsize=32)
@@ -235,7 +240,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 def _label(size: Size) -> Image.Image:
     """The not-an-AI-model label: the same for every image of a size (never modified)."""
     w, h = size
-    return _panel([LABEL], _font(max(11, min(w, h) // 48)), w - 2 * round(min(w, h) * 0.03))
+    return _panel([LABEL], _font(max(11, min(w, h) // 48)), w - 2 * _margin(size))
 
 
 def render_image(size: Size, prompt: str, palette: list[Rgb], refs: list[Image.Image],
