@@ -197,8 +197,10 @@ class Hub:
         except redis.RedisError as exc:
             log.warning("queue position refresh failed: %s", exc)
             return
-        held = {MODELS[model].platform for session, job_id, model in watched
-                if not session.placed(job_id, *places[job_id, model])}
+        held = set()
+        for session, job_id, model in watched:
+            if not session.placed(job_id, *places[job_id, model]):
+                held.add(MODELS[model].platform)
         if held:  # a socket that was behind gets them in a later round, even if all is quiet
             with self.lock:
                 self.moved |= held
